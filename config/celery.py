@@ -1,0 +1,27 @@
+"""Celery application: Redis broker, at-least-once delivery, tasks must be idempotent."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = Celery("tend")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    # A task is acknowledged after it finishes, and re-queued if its worker dies mid-run:
+    # nothing is lost; every task is written to be safe to run twice.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_time_limit=300,
+    task_soft_time_limit=240,
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": 3600},
+    timezone="UTC",
+    beat_schedule={},
+)
+app.autodiscover_tasks()

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("practice.urls")),
+    path("api/v1/", include("practice.api_urls")),
+    path("api/", include("practice.api_schema_urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "practice.views.errors.not_found"
+handler403 = "practice.views.errors.forbidden"
+handler500 = "practice.views.errors.server_error"

@@ -1,0 +1,98 @@
+"""API authentication: a token (or session) resolves to exactly one membership, and every API
+view runs inside that practice's scope."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from django.http import HttpRequest
+from django_scopes import scope
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from practice.middleware import SESSION_ACTIVE_PRACTICE
+from practice.models import Membership
+from practice.permissions import Perm
+from practice.selectors import membership_for_user
+from practice.services import api_token_lookup, api_token_touch
+
+
+class MembershipTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer tend_...`` (or ``Token tend_...``) bound to one membership."""
+
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower().decode() not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        token = api_token_lookup(header[1].decode(errors="replace"))
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        api_token_touch(token)
+        _bind(request, token.membership, token)
+        return token.membership.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class PracticeSessionAuthentication(authentication.SessionAuthentication):
+    """Browser session (CSRF-checked); the practice is the one last opened in the UI."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        slug = request.session.get(SESSION_ACTIVE_PRACTICE)
+        membership = membership_for_user(user=user, practice_slug=slug) if slug else None
+        if membership is not None and membership.requires_mfa and not user.is_verified():
+            membership = None
+        _bind(request, membership, None)
+        return result
+
+
+def _bind(request: Request, membership: Membership | None, token: Any) -> None:
+    django_request: HttpRequest = request._request
+    for target in (request, django_request):
+        target.membership = membership
+        target.practice = membership.practice if membership else None
+        target.api_token = token
+
+
+class IsPracticeMember(permissions.BasePermission):
+    """Authenticated with a membership, and (if the view names one) holding ``required_perm``."""
+
+    message = "You do not have access to this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        membership = getattr(request, "membership", None)
+        if membership is None or not request.user or not request.user.is_authenticated:
+            return False
+        required: Perm | None = getattr(view, "required_perm", None)
+        action_perms: dict[str, Perm] = getattr(view, "action_perms", {})
+        action = getattr(view, "action", None)
+        if action in action_perms:
+            required = action_perms[action]
+        return required is None or membership.has_perm(required)
+
+
+class PracticeScopedAPIMixin:
+    """Every practice API view: runs the handler inside the authenticated membership's scope."""
+
+    required_perm: Perm | None = None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        with ExitStack() as stack:
+            self._scope_stack = stack
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        membership = getattr(request, "membership", None)
+        if membership is not None:
+            self._scope_stack.enter_context(scope(practice=membership.practice))

@@ -1,0 +1,15 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from practice import selectors
+from practice.permissions import Perm
+from practice.views.base import practice_view
+
+
+@practice_view(Perm.PRACTICE_VIEW_DASHBOARD)
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "practice/dashboard/dashboard.html",
+        {"summary": selectors.practice_summary(practice=request.practice)},
+    )
