@@ -79,8 +79,23 @@ def _canonical_ip(value: str | None) -> str | None:
         return value
 
 
-def entry_digest(model_name: str, values: dict[str, Any], *, chain_key: str, seq: int, prev_hash: str) -> str:
-    payload = {name: _canonical(values.get(name)) for name in HASHED_FIELDS[model_name]}
+def _normalize(model: type[models.Model], name: str, value: Any) -> Any:
+    """The value as the database gives it back, so insert-time and read-back hashes agree."""
+    if value is None:
+        return None
+    field = model._meta.get_field(name.removesuffix("_id") if name.endswith("_id") and name != "object_id" else name)
+    if isinstance(field, models.ForeignKey):
+        return int(value)
+    if isinstance(field, models.JSONField):
+        return json.loads(json.dumps(value, default=str))
+    return _canonical(field.to_python(value))
+
+
+def entry_digest(
+    model: type[models.Model], values: dict[str, Any], *, chain_key: str, seq: int, prev_hash: str
+) -> str:
+    model_name = model._meta.model_name
+    payload = {name: _normalize(model, name, values.get(name)) for name in HASHED_FIELDS[model_name]}
     for ip_field in ("remote_addr", "ip_address"):
         if ip_field in payload:
             payload[ip_field] = _canonical_ip(payload[ip_field])
@@ -126,10 +141,11 @@ def chain_append(model: type[models.Model], values: dict[str, Any]) -> models.Mo
 
     chain_key = chain_key_for(model_name, values.get("practice_id"))
     head = _lock_head(chain_key)
-    seq = head.seq + 1
-    entry_hash = entry_digest(model_name, values, chain_key=chain_key, seq=seq, prev_hash=head.last_hash)
-    row = model(chain_key=chain_key, seq=seq, prev_hash=head.last_hash, entry_hash=entry_hash, **values)
+    row = model(chain_key=chain_key, seq=head.seq + 1, prev_hash=head.last_hash, **values)
+    as_saved = {name: getattr(row, name) for name in HASHED_FIELDS[model_name]}
+    row.entry_hash = entry_digest(model, as_saved, chain_key=chain_key, seq=row.seq, prev_hash=row.prev_hash)
     row.save(force_insert=True)
+    seq, entry_hash = row.seq, row.entry_hash
     head.seq, head.last_hash = seq, entry_hash
     head.save(update_fields=["seq", "last_hash"])
     return row
@@ -238,14 +254,15 @@ def verify_chains() -> Iterator[ChainBreak | tuple[str, int]]:
         chain_keys = manager.values_list("chain_key", flat=True).distinct().order_by("chain_key")
         for chain_key in list(chain_keys):
             seen.add(chain_key)
-            problem = _verify_one(model_name, manager, chain_key, fields, heads.get(chain_key))
+            problem = _verify_one(model, manager, chain_key, fields, heads.get(chain_key))
             yield problem if problem else (chain_key, manager.filter(chain_key=chain_key).count())
         for chain_key, head in heads.items():
             if chain_key.startswith(f"{model_name}:") and chain_key not in seen and head.seq > 0:
                 yield ChainBreak(model_name, chain_key, head.seq, None, "every entry of the chain is missing")
 
 
-def _verify_one(model_name, manager, chain_key, fields, head) -> ChainBreak | None:
+def _verify_one(model, manager, chain_key, fields, head) -> ChainBreak | None:
+    model_name = model._meta.model_name
     expected_seq, prev_hash = 1, GENESIS_HASH
     rows = manager.filter(chain_key=chain_key).order_by("seq").values("id", "seq", "prev_hash", "entry_hash", *fields)
     for row in rows.iterator(chunk_size=2000):
@@ -259,7 +276,7 @@ def _verify_one(model_name, manager, chain_key, fields, head) -> ChainBreak | No
             )
         if row["prev_hash"] != prev_hash:
             return ChainBreak(model_name, chain_key, row["seq"], row["id"], "link to the previous entry is broken")
-        digest = entry_digest(model_name, row, chain_key=chain_key, seq=row["seq"], prev_hash=row["prev_hash"])
+        digest = entry_digest(model, row, chain_key=chain_key, seq=row["seq"], prev_hash=row["prev_hash"])
         if digest != row["entry_hash"]:
             return ChainBreak(model_name, chain_key, row["seq"], row["id"], "content does not match its hash (edited)")
         expected_seq, prev_hash = expected_seq + 1, row["entry_hash"]

@@ -20,7 +20,8 @@ $$ LANGUAGE plpgsql;
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(CREATE)
+    with schema_editor.connection.cursor() as cursor:  # no params: '%' in plpgsql stays literal
+        cursor.execute(CREATE)
     for table in TABLES:
         schema_editor.execute(
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "

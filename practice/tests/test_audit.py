@@ -1,0 +1,138 @@
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+from django_scopes import scopes_disabled
+
+from practice.audit import GENESIS_HASH, verify_chains
+from practice.models import AccessEvent, AuditLogEntry, Location
+from practice.scoping import practice_scope
+from practice.tests.factories import LocationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _verify() -> str:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("verify_audit_chain", stdout=out, stderr=err)
+    except CommandError as exc:
+        return f"FAILED {exc}\n{err.getvalue()}"
+    return out.getvalue()
+
+
+def _tamper(sql: str, params: list) -> None:
+    """Run SQL as a privileged attacker would: past the append-only trigger on PostgreSQL."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")  # disables user triggers
+        cursor.execute(sql, params)
+
+
+def _location_changes(practice, n=3):
+    with practice_scope(practice):
+        loc = LocationFactory(practice=practice, name="Main")
+        for i in range(n):
+            loc.phone = f"555-010{i}"
+            loc.save()
+    return loc
+
+
+def test_each_write_is_chained_per_practice(practice_a, practice_b):
+    _location_changes(practice_a, n=2)
+    _location_changes(practice_b, n=1)
+    with scopes_disabled():
+        a_entries = list(AuditLogEntry.objects.filter(practice=practice_a).order_by("seq"))
+        b_entries = list(AuditLogEntry.objects.filter(practice=practice_b).order_by("seq"))
+    # practice creation (by the factory) + location create + 2 updates
+    assert [e.seq for e in a_entries] == list(range(1, len(a_entries) + 1))
+    assert a_entries[0].prev_hash == GENESIS_HASH
+    assert all(later.prev_hash == earlier.entry_hash for earlier, later in zip(a_entries, a_entries[1:]))
+    assert {e.chain_key for e in b_entries} == {f"auditlogentry:{practice_b.pk}"}
+    assert "OK" in _verify()
+
+
+def test_verifier_detects_an_edited_entry(practice_a):
+    _location_changes(practice_a)
+    with scopes_disabled():
+        victim = AuditLogEntry.objects.filter(practice=practice_a).order_by("seq")[1]
+    _tamper("UPDATE practice_auditlogentry SET changes_text = %s WHERE id = %s", ["nothing to see", victim.pk])
+    report = _verify()
+    assert report.startswith("FAILED")
+    assert f"entry id={victim.pk} seq={victim.seq}" in report
+    assert "edited" in report
+
+
+def test_verifier_detects_a_deleted_entry_in_the_middle(practice_a):
+    _location_changes(practice_a)
+    with scopes_disabled():
+        victim = AuditLogEntry.objects.filter(practice=practice_a).order_by("seq")[1]
+    _tamper("DELETE FROM practice_auditlogentry WHERE id = %s", [victim.pk])
+    report = _verify()
+    assert report.startswith("FAILED")
+    assert f"seq={victim.seq} is missing" in report
+
+
+def test_verifier_detects_the_newest_entry_deleted(practice_a):
+    _location_changes(practice_a)
+    with scopes_disabled():
+        newest = AuditLogEntry.objects.filter(practice=practice_a).order_by("-seq").first()
+    _tamper("DELETE FROM practice_auditlogentry WHERE id = %s", [newest.pk])
+    report = _verify()
+    assert "newest entries deleted" in report
+
+
+def test_verifier_detects_an_edited_access_event(rf, practice_a, clinician_a):
+    from practice.audit import access_record
+
+    with practice_scope(practice_a):
+        loc = LocationFactory(practice=practice_a)
+        request = rf.get("/p/riverside/locations/x/")
+        request.user, request.practice = clinician_a.user, practice_a
+        event = access_record(request=request, action="view", target=loc)
+        access_record(request=request, action="view", target=loc)
+    assert "OK" in _verify()
+    _tamper("UPDATE practice_accessevent SET user_id = NULL WHERE id = %s", [event.pk])
+    report = _verify()
+    assert "accessevent" in report and f"entry id={event.pk}" in report
+
+
+def test_access_event_records_who_what_where(rf, practice_a, clinician_a):
+    from practice.audit import access_record
+
+    with practice_scope(practice_a):
+        loc = LocationFactory(practice=practice_a)
+        request = rf.get("/p/riverside/locations/x/", HTTP_USER_AGENT="pytest-browser", REMOTE_ADDR="10.1.2.3")
+        request.user, request.practice = clinician_a.user, practice_a
+        event = access_record(request=request, action="view", target=loc)
+        event.refresh_from_db()
+    assert (event.user, event.action, event.object_type) == (clinician_a.user, "view", "practice.location")
+    assert event.object_id == str(loc.public_id)
+    assert (event.ip_address, event.user_agent) == ("10.1.2.3", "pytest-browser")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="append-only trigger exists on PostgreSQL only")
+def test_postgres_rejects_update_and_delete_of_audit_rows(practice_a):
+    _location_changes(practice_a, n=1)
+    with scopes_disabled():
+        entry = AuditLogEntry.objects.filter(practice=practice_a).first()
+    for sql in (
+        "UPDATE practice_auditlogentry SET changes_text = 'x' WHERE id = %s",
+        "DELETE FROM practice_auditlogentry WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as c:
+            c.execute(sql, [entry.pk])
+    assert "OK" in _verify()
+
+
+def test_chains_are_intact_after_ordinary_work(practice_a, practice_b):
+    _location_changes(practice_a)
+    _location_changes(practice_b)
+    results = list(verify_chains())
+    assert results and all(isinstance(r, tuple) for r in results)
+    with scopes_disabled():
+        assert Location.objects.count() == 2
+        assert AccessEvent.objects.count() == 0
