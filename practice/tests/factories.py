@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from practice.middleware import SESSION_LAST_ACTIVITY, SESSION_LOGIN_AT
-from practice.models import Location, Membership, Practice, User
+from practice.models import ApiToken, Invitation, Location, Membership, Practice, User
 from practice.permissions import Role
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -93,3 +95,35 @@ def sign_in(client: Client, who: Membership | User, *, verified: bool = True) ->
         session["otp_device_id"] = device.persistent_id
     session.save()
     return client
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    practice = factory.SubFactory(PracticeFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.test")
+    role = Role.CLINICIAN
+    token_hash = factory.Sequence(lambda n: f"{n:064d}")
+    invited_by = factory.LazyAttribute(lambda o: MembershipFactory(practice=o.practice, role=Role.OWNER))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return model_class.all_objects.create(*args, **kwargs)
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiToken
+
+    practice = factory.SubFactory(PracticeFactory)
+    membership = factory.LazyAttribute(lambda o: MembershipFactory(practice=o.practice))
+    name = "script"
+    key_prefix = "tend_abcdefg"
+    key_hash = factory.Sequence(lambda n: f"{n:064x}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=90))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return model_class.all_objects.create(*args, **kwargs)

@@ -1,0 +1,41 @@
+"""What the cross-tenant sweep covers. Every later issue adds its models and routes here.
+
+The sweep fails when a model with a `practice` field, a page route taking an object id, or an
+API endpoint exposing a model is missing from this file, so nothing new escapes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import Model
+
+from practice.models import Practice
+from practice.permissions import Role
+from practice.tests import factories as f
+
+# model label -> how to make one row of it in a practice
+SWEPT_MODELS: dict[str, Callable[[Practice], Model]] = {
+    "practice.Location": lambda p: f.LocationFactory(practice=p),
+    "practice.Membership": lambda p: f.MembershipFactory(practice=p, role=Role.CLINICIAN),
+    "practice.Invitation": lambda p: f.InvitationFactory(practice=p),
+    "practice.ApiToken": lambda p: f.ApiTokenFactory(practice=p),
+}
+
+# Models with a practice field that no route exposes by id, and why.
+NOT_EXPOSED_BY_ID: dict[str, str] = {
+    "practice.AuditLogEntry": "append-only; shown only in the practice's own audit list and CSV",
+    "practice.AccessEvent": "append-only; shown only in the practice's own audit list and CSV",
+}
+
+# UI route name -> model label of the object id in its URL.
+UI_ROUTES: dict[str, str] = {
+    "location_detail": "practice.Location",
+    "staff_detail": "practice.Membership",
+    "staff_deactivate": "practice.Membership",
+    "staff_reactivate": "practice.Membership",
+    "invitation_revoke": "practice.Invitation",
+    "invitation_resend": "practice.Invitation",
+    # not under /p/<slug>/: the caller's own tokens only
+    "account_token_revoke": "practice.ApiToken",
+}
