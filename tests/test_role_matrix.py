@@ -55,6 +55,6 @@ def test_each_role_reaches_exactly_the_pages_its_permissions_allow(role, practic
         if status == 405:
             status = client.post(url).status_code
         allowed = role_has_perm(role, route.callback.required_perm)
-        if allowed and status in (403, 404, 500) or not allowed and status != 403:
+        if (allowed and status in (403, 404, 500)) or (not allowed and status != 403):
             wrong.append((route.name, status, "allowed" if allowed else "denied"))
     assert wrong == []
