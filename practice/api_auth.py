@@ -96,3 +96,17 @@ class PracticeScopedAPIMixin:
         membership = getattr(request, "membership", None)
         if membership is not None:
             self._scope_stack.enter_context(scope(practice=membership.practice))
+            _attribute_changes_to(request.user)
+
+
+def _attribute_changes_to(user: Any) -> None:
+    """AuditlogMiddleware ran before DRF authenticated the token, so it saw no user; name the
+    actor in its context now (mutating its dict: a nested set_actor() would leak a receiver)."""
+    from auditlog.context import auditlog_value
+
+    try:
+        context = auditlog_value.get()
+    except LookupError:
+        return
+    if context.get("actor") is None:
+        context["actor"] = user

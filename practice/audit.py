@@ -104,6 +104,26 @@ def entry_digest(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _apply_request_context(row: models.Model) -> None:
+    """Set actor and address from AuditlogMiddleware's context *before* hashing.
+
+    django-auditlog sets them in a pre_save receiver, which runs after the hash would have been
+    computed; it sets the same values again at save, so the hash stays true.
+    """
+    from auditlog.context import auditlog_value
+
+    try:
+        context = auditlog_value.get()
+    except LookupError:
+        return
+    actor = context.get("actor")
+    if actor is not None and getattr(actor, "is_authenticated", False) and row.actor_id is None:
+        row.actor, row.actor_email = actor, getattr(actor, "email", None)
+    for key, value in context.items():
+        if key not in ("actor", "signal_duid") and hasattr(type(row), key):
+            setattr(row, key, value() if callable(value) else value)
+
+
 def chain_key_for(model_name: str, practice_id: int | None) -> str:
     return f"{model_name}:{practice_id if practice_id is not None else 'global'}"
 
@@ -142,6 +162,8 @@ def chain_append(model: type[models.Model], values: dict[str, Any]) -> models.Mo
     chain_key = chain_key_for(model_name, values.get("practice_id"))
     head = _lock_head(chain_key)
     row = model(chain_key=chain_key, seq=head.seq + 1, prev_hash=head.last_hash, **values)
+    if model_name == "auditlogentry":
+        _apply_request_context(row)
     as_saved = {name: getattr(row, name) for name in HASHED_FIELDS[model_name]}
     row.entry_hash = entry_digest(model, as_saved, chain_key=chain_key, seq=row.seq, prev_hash=row.prev_hash)
     row.save(force_insert=True)

@@ -136,3 +136,18 @@ def test_chains_are_intact_after_ordinary_work(practice_a, practice_b):
     with scopes_disabled():
         assert Location.objects.count() == 2
         assert AccessEvent.objects.count() == 0
+
+
+def test_entries_written_during_a_request_keep_actor_and_address_and_verify(practice_a, clinician_a):
+    from auditlog.context import set_actor
+
+    with set_actor(clinician_a.user, remote_addr="192.0.2.10"), practice_scope(practice_a):
+        LocationFactory(practice=practice_a, name="Annex")
+    with scopes_disabled():
+        entry = AuditLogEntry.objects.filter(practice=practice_a).order_by("-seq").first()
+    assert (entry.actor_id, entry.actor_email, entry.remote_addr) == (
+        clinician_a.user.pk,
+        clinician_a.user.email,
+        "192.0.2.10",
+    )
+    assert "OK" in _verify()
