@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -22,6 +23,11 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     broker_transport_options={"visibility_timeout": 3600},
     timezone="UTC",
-    beat_schedule={},
+    beat_schedule={
+        "audit-chain-verify-nightly": {
+            "task": "practice.tasks.audit_chain_verify_task",
+            "schedule": crontab(hour=3, minute=17),
+        },
+    },
 )
 app.autodiscover_tasks()

@@ -151,3 +151,14 @@ def test_entries_written_during_a_request_keep_actor_and_address_and_verify(prac
         "192.0.2.10",
     )
     assert "OK" in _verify()
+
+
+def test_nightly_verify_task_counts_broken_chains(practice_a):
+    from practice.tasks import audit_chain_verify_task
+
+    _location_changes(practice_a)
+    assert audit_chain_verify_task.delay().get() == 0
+    with scopes_disabled():
+        victim = AuditLogEntry.objects.filter(practice=practice_a).order_by("seq")[1]
+    _tamper("UPDATE practice_auditlogentry SET object_repr = %s WHERE id = %s", ["x", victim.pk])
+    assert audit_chain_verify_task.delay().get() == 1
