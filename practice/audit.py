@@ -112,9 +112,15 @@ def _apply_request_context(row: models.Model) -> None:
     """
     from auditlog.context import auditlog_value
 
+    from django.db.models.signals import pre_save
+
     try:
         context = auditlog_value.get()
     except LookupError:
+        return
+    # auditlog never resets its context variable; a context whose receiver is gone is stale
+    # (a finished request on this thread) and must not lend its actor to this entry.
+    if not any(lookup_key[0] == context.get("signal_duid") for lookup_key, *_ in pre_save.receivers):
         return
     actor = context.get("actor")
     if actor is not None and getattr(actor, "is_authenticated", False) and row.actor_id is None:
