@@ -122,3 +122,59 @@ def change_event_search(
     if hi:
         qs = qs.filter(timestamp__lte=hi)
     return qs.order_by("-timestamp", "-id")
+
+
+def location_search(*, is_active: bool | None = None) -> QuerySet[Location]:
+    """Locations of the current practice, optionally only active (True) or inactive (False) ones."""
+    qs = location_list()
+    if is_active is not None:
+        qs = qs.filter(is_active=is_active)
+    return qs
+
+
+def member_search(*, role: str | None = None, is_active: bool | None = None) -> QuerySet[Membership]:
+    """Memberships of the current practice, filtered by role and active state when given."""
+    qs = member_list()
+    if role:
+        qs = qs.filter(role=role)
+    if is_active is not None:
+        qs = qs.filter(is_active=is_active)
+    return qs
+
+
+def membership_api_token_list(*, membership: Membership) -> QuerySet[ApiToken]:
+    """The tokens issued for one membership (its user in its practice), newest first."""
+    return ApiToken.objects.filter(membership=membership).order_by("-created_at", "-id")
+
+
+# --- Practice admin pages --------------------------------------------------------------------
+
+
+def staff_directory() -> QuerySet[Membership]:
+    """Every membership of the practice for the staff page, with ``has_mfa`` annotated (one query)."""
+    from django.db.models import Exists, OuterRef
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)
+    return member_list().annotate(has_mfa=Exists(confirmed))
+
+
+def supervisor_choices(*, exclude: Membership | None = None) -> QuerySet[Membership]:
+    """Active members whose role can co-sign notes: who may supervise a pre-licensed clinician."""
+    from practice.permissions import Perm, Role, role_has_perm
+
+    roles = [role for role in Role.values if role_has_perm(role, Perm.NOTE_COSIGN)]
+    qs = Membership.objects.select_related("user").filter(is_active=True, role__in=roles)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return qs.order_by("user__full_name")
+
+
+def objects_granted_to(*, membership: Membership, queryset: QuerySet, codename: str = "") -> QuerySet:
+    """Rows of a scoped queryset explicitly shared with this member (django-guardian grants)."""
+    from guardian.shortcuts import get_objects_for_user
+
+    codename = codename or f"view_{queryset.model._meta.model_name}"
+    return get_objects_for_user(
+        membership.user, f"{queryset.model._meta.app_label}.{codename}", klass=queryset, accept_global_perms=False
+    )

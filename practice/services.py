@@ -421,3 +421,31 @@ def mfa_verify(*, user: User, code: str):
 
 def site_url() -> str:
     return settings.SITE_URL.rstrip("/")
+
+
+# --- Per-object grants (caseloads) -----------------------------------------------------------
+
+
+@transaction.atomic
+def object_access_grant(*, by: Membership, to: Membership, obj: Any, codename: str = "") -> None:
+    """Share one object (e.g. a patient) with another member of the same practice.
+
+    Grants are django-guardian object permissions on the member's user; they only ever take
+    effect inside the object's own practice scope, so a grant cannot cross practices.
+    """
+    from guardian.shortcuts import assign_perm
+
+    if not (by.practice_id == to.practice_id == obj.practice_id):
+        raise DomainError("Not found.", code="not_found")
+    if not to.is_active:
+        raise DomainError("That member is not active.")
+    assign_perm(codename or f"view_{obj._meta.model_name}", to.user, obj)
+
+
+@transaction.atomic
+def object_access_revoke(*, by: Membership, to: Membership, obj: Any, codename: str = "") -> None:
+    from guardian.shortcuts import remove_perm
+
+    if not (by.practice_id == to.practice_id == obj.practice_id):
+        raise DomainError("Not found.", code="not_found")
+    remove_perm(codename or f"view_{obj._meta.model_name}", to.user, obj)
