@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import password_validation
 
-from practice.models import Location, Practice
+from practice.models import AccessEvent, Location, Practice
 from practice.permissions import Role
 
 
@@ -116,3 +116,69 @@ class InviteForm(forms.Form):
     def __init__(self, *args, assignable_roles=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = [(v, label) for v, label in Role.choices if v in assignable_roles]
+
+
+class MembershipForm(forms.Form):
+    """A member's role, licence status, supervisor and title (practice admin, staff page)."""
+
+    role = forms.ChoiceField(choices=Role.choices)
+    title = forms.CharField(max_length=60, required=False, help_text="Credentials shown on notes, e.g. LCSW or PsyD.")
+    is_licensed = forms.BooleanField(
+        required=False,
+        label="Licensed",
+        help_text="Untick for a pre-licensed clinician whose notes need a supervisor's co-signature.",
+    )
+    supervisor = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        to_field_name="public_id",
+        empty_label="No supervisor",
+        help_text="Required for a pre-licensed clinician. Only roles that can co-sign notes are listed.",
+    )
+
+    def __init__(self, *args, assignable_roles=(), supervisors=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(v, label) for v, label in Role.choices if v in assignable_roles]
+        self.fields["supervisor"].queryset = supervisors
+        self.fields["supervisor"].label_from_instance = _member_label
+
+
+class AuditSearchForm(forms.Form):
+    """Filters of the audit log page and its CSV export (GET parameters)."""
+
+    member = forms.ModelChoiceField(
+        queryset=None, required=False, to_field_name="public_id", label="User", empty_label="Anyone"
+    )
+    patient_id = forms.UUIDField(
+        required=False,
+        label="Patient ID",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "placeholder": "e.g. 3f2b…"}),
+    )
+    action = forms.ChoiceField(
+        required=False, choices=[("", "Any action"), *AccessEvent.Action.choices], help_text="Access log only."
+    )
+    start = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def __init__(self, *args, members=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = members
+        self.fields["member"].label_from_instance = _member_label
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            self.add_error("end", "The end date is before the start date.")
+        return data
+
+
+def _member_label(membership) -> str:
+    label = membership.user.display_name
+    if membership.title:
+        label += f", {membership.title}"
+    if not membership.is_active:
+        label += " (deactivated)"
+    return label
