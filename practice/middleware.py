@@ -70,7 +70,7 @@ class SessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated and not request.path.startswith("/api/"):
+        if request.user.is_authenticated:
             now = timezone.now()
             session = request.session
             idle = timedelta(minutes=session.get(SESSION_IDLE_MINUTES, settings.DEFAULT_IDLE_TIMEOUT_MINUTES))
@@ -85,6 +85,8 @@ class SessionTimeoutMiddleware:
                 expired_reason = "Your session reached its 12-hour limit. Please sign in again."
             if expired_reason:
                 logout(request)
+                if request.path.startswith("/api/"):
+                    return self.get_response(request)  # now anonymous: the API answers 401
                 messages.info(request, expired_reason)
                 login_url = resolve_url(settings.LOGIN_URL) + "?" + urlencode({"next": request.get_full_path()})
                 if request.headers.get("HX-Request"):

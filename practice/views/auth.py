@@ -64,9 +64,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return redirect(_safe_next(request))
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = authenticate(
-            request, username=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"]
-        )
+        # `email=` (the USERNAME_FIELD) so django-axes counts failures under this email
+        user = authenticate(request, email=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"])
         if getattr(request, "axes_locked_out", False):
             return render(request, "practice/auth/locked_out.html", status=429)
         if user is None:
