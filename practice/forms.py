@@ -155,7 +155,7 @@ class AuditSearchForm(forms.Form):
         widget=forms.TextInput(attrs={"spellcheck": "false", "placeholder": "e.g. 3f2b…"}),
     )
     action = forms.ChoiceField(
-        required=False, choices=[("", "Any action"), *AccessEvent.Action.choices], help_text="Access log only."
+        required=False, label="Access type", choices=[("", "Any access"), *AccessEvent.Action.choices]
     )
     start = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
