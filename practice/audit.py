@@ -83,7 +83,7 @@ def _normalize(model: type[models.Model], name: str, value: Any) -> Any:
     """The value as the database gives it back, so insert-time and read-back hashes agree."""
     if value is None:
         return None
-    field = model._meta.get_field(name.removesuffix("_id") if name.endswith("_id") and name != "object_id" else name)
+    field = next(f for f in model._meta.concrete_fields if name in (f.attname, f.name))
     if isinstance(field, models.ForeignKey):
         return int(value)
     if isinstance(field, models.JSONField):

@@ -101,14 +101,19 @@ def test_verifier_detects_an_edited_access_event(rf, practice_a, clinician_a):
 
 
 def test_access_event_records_who_what_where(rf, practice_a, clinician_a):
+    import uuid
+
     from practice.audit import access_record
 
+    patient_id = uuid.uuid4()
     with practice_scope(practice_a):
         loc = LocationFactory(practice=practice_a)
         request = rf.get("/p/riverside/locations/x/", HTTP_USER_AGENT="pytest-browser", REMOTE_ADDR="10.1.2.3")
         request.user, request.practice = clinician_a.user, practice_a
-        event = access_record(request=request, action="view", target=loc)
+        event = access_record(request=request, action="view", target=loc, patient_id=patient_id)
         event.refresh_from_db()
+    assert event.patient_id == patient_id
+    assert "OK" in _verify()
     assert (event.user, event.action, event.object_type) == (clinician_a.user, "view", "practice.location")
     assert event.object_id == str(loc.public_id)
     assert (event.ip_address, event.user_agent) == ("10.1.2.3", "pytest-browser")
