@@ -91,9 +91,7 @@ def _normalize(model: type[models.Model], name: str, value: Any) -> Any:
     return _canonical(field.to_python(value))
 
 
-def entry_digest(
-    model: type[models.Model], values: dict[str, Any], *, chain_key: str, seq: int, prev_hash: str
-) -> str:
+def entry_digest(model: type[models.Model], values: dict[str, Any], *, chain_key: str, seq: int, prev_hash: str) -> str:
     model_name = model._meta.model_name
     payload = {name: _normalize(model, name, values.get(name)) for name in HASHED_FIELDS[model_name]}
     for ip_field in ("remote_addr", "ip_address"):
@@ -111,7 +109,6 @@ def _apply_request_context(row: models.Model) -> None:
     computed; it sets the same values again at save, so the hash stays true.
     """
     from auditlog.context import auditlog_value
-
     from django.db.models.signals import pre_save
 
     try:

@@ -182,3 +182,14 @@ def _member_label(membership) -> str:
     if not membership.is_active:
         label += " (deactivated)"
     return label
+
+
+class ApiTokenCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, initial="API token", help_text="What will use it, e.g. 'outcomes export script'."
+    )
+    practice = forms.ChoiceField(help_text="A token acts as you in this one practice, with your role there.")
+
+    def __init__(self, *args, memberships=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["practice"].choices = [(m.practice.slug, m.practice.name) for m in memberships]

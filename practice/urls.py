@@ -37,6 +37,7 @@ urlpatterns = [
     path("account/mfa/recovery-codes/", account.recovery_codes_regenerate_view, name="account_recovery_codes"),
     path("account/mfa/replace/", account.mfa_replace_view, name="account_mfa_replace"),
     path("account/sessions/end-others/", account.sessions_end_others_view, name="account_sessions_end_others"),
+    path("account/tokens/new/", account.api_token_create_view, name="account_token_create"),
     path("account/tokens/<uuid:token_id>/revoke/", account.api_token_revoke_view, name="account_token_revoke"),
     # Practice pages: /p/<slug>/...
     path(P, dashboard.dashboard_view, name="practice_dashboard"),

@@ -1,4 +1,5 @@
 import io
+import itertools
 
 import pytest
 from django.core.management import call_command
@@ -50,7 +51,7 @@ def test_each_write_is_chained_per_practice(practice_a, practice_b):
     # practice creation (by the factory) + location create + 2 updates
     assert [e.seq for e in a_entries] == list(range(1, len(a_entries) + 1))
     assert a_entries[0].prev_hash == GENESIS_HASH
-    assert all(later.prev_hash == earlier.entry_hash for earlier, later in zip(a_entries, a_entries[1:]))
+    assert all(later.prev_hash == earlier.entry_hash for earlier, later in itertools.pairwise(a_entries))
     assert {e.chain_key for e in b_entries} == {f"auditlogentry:{practice_b.pk}"}
     assert "OK" in _verify()
 

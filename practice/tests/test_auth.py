@@ -253,3 +253,24 @@ def test_an_idle_web_session_no_longer_works_for_the_api(client, clinician_a, lo
         clock.shift(timedelta(minutes=16))
         assert client.get("/api/v1/me/").status_code in (401, 403)
         assert "_auth_user_id" not in client.session
+
+
+def test_a_token_created_on_the_account_page_is_shown_once_and_works(client, clinician_a, login):
+    login(clinician_a)
+    response = client.post(reverse("account_token_create"), {"name": "export script", "practice": "riverside"})
+    assert response.status_code == 302
+    page = client.get(reverse("account")).content.decode()
+    key = page.split('id="new-token-key">')[1].split("<")[0]
+    assert key.startswith("tend_")
+    assert key not in client.get(reverse("account")).content.decode()  # shown once
+    me = Client().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert me.status_code == 200 and me.json()["practice"]["slug"] == "riverside"
+
+
+def test_a_token_cannot_be_created_for_a_practice_one_is_not_in(client, clinician_a, practice_b, login):
+    login(clinician_a)
+    client.post(reverse("account_token_create"), {"name": "x", "practice": "harbor"})
+    with scopes_disabled():
+        from practice.models import ApiToken
+
+        assert not ApiToken.objects.exists()

@@ -14,7 +14,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from practice import selectors, services
-from practice.forms import CodeForm, PasswordChangeForm, ProfileForm
+from practice.forms import ApiTokenCreateForm, CodeForm, PasswordChangeForm, ProfileForm
 from practice.models import ApiToken, UserSession
 from practice.views.auth import RECOVERY_CODES
 
@@ -37,6 +37,8 @@ def account_view(request: HttpRequest) -> HttpResponse:
         "sessions": UserSession.objects.filter(user=request.user).order_by("-created_at"),
         "current_session_key": request.session.session_key,
         "tokens": selectors.api_token_list(user=request.user),
+        "token_form": ApiTokenCreateForm(memberships=selectors.memberships_of_user(user=request.user)),
+        "new_token": request.session.pop(NEW_TOKEN, None),
         "memberships": selectors.memberships_of_user(user=request.user),
     }
     return render(request, "practice/account/account.html", context)
@@ -89,6 +91,27 @@ def mfa_replace_view(request: HttpRequest) -> HttpResponse:
 def sessions_end_others_view(request: HttpRequest) -> HttpResponse:
     ended = services.user_sessions_end(user=request.user, keep_session_key=request.session.session_key)
     messages.success(request, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+    return redirect("account")
+
+
+NEW_TOKEN = "tend_new_api_token"  # noqa: S105 (a session key name)
+
+
+@login_required
+@require_POST
+def api_token_create_view(request: HttpRequest) -> HttpResponse:
+    """Issue a token for one of the user's memberships; the key is shown once, on the next page."""
+    memberships = selectors.memberships_of_user(user=request.user)
+    form = ApiTokenCreateForm(request.POST, memberships=memberships)
+    if not form.is_valid():
+        messages.error(request, "Choose a practice and a name for the token.")
+        return redirect("account")
+    membership = next(m for m in memberships if m.practice.slug == form.cleaned_data["practice"])
+    if services.user_requires_mfa(request.user) and not request.user.is_verified():
+        messages.error(request, "Verify with your authenticator app before creating API tokens.")
+        return redirect("login_verify")
+    token, raw = services.api_token_issue(membership=membership, name=form.cleaned_data["name"])
+    request.session[NEW_TOKEN] = {"key": raw, "name": token.name, "practice": membership.practice.name}
     return redirect("account")
 
 
