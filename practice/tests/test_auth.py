@@ -118,6 +118,7 @@ def test_lockout_after_five_failures_even_with_the_right_password(client, clinic
         _password_step(client, clinician_a.user.email, "wrong password")
     locked = _password_step(client, clinician_a.user.email)
     assert locked.status_code == 429
+    assert b"locked for 30 minutes" in locked.content
     assert "_auth_user_id" not in client.session
     # another address is not locked out (no lockout DoS of a clinician from elsewhere)
     other = Client(REMOTE_ADDR="10.9.9.9")

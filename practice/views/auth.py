@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
@@ -59,6 +60,15 @@ def _complete_login(request: HttpRequest, user: User, device=None) -> HttpRespon
     return HttpResponseRedirect(next_url)
 
 
+def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """The lockout page (also AXES_LOCKOUT_CALLABLE), with the configured limit and cool-off."""
+    context = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "lockout_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "practice/auth/locked_out.html", context, status=429)
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.user.is_verified():
         return redirect(_safe_next(request))
@@ -67,7 +77,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         # `email=` (the USERNAME_FIELD) so django-axes counts failures under this email
         user = authenticate(request, email=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"])
         if getattr(request, "axes_locked_out", False):
-            return render(request, "practice/auth/locked_out.html", status=429)
+            return lockout_response(request)
         if user is None:
             form.add_error(None, "That email and password do not match an active account.")
         else:
