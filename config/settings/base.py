@@ -144,6 +144,9 @@ GUARDIAN_MONKEY_PATCH_USER = False
 OTP_TOTP_ISSUER = "Tend"
 
 AUDITLOG_LOGENTRY_MODEL = "practice.AuditLogEntry"
+# django-auditlog's own migrations would still create its (swapped-out, never written) table,
+# whose foreign keys then block TRUNCATE on PostgreSQL (jazzband/django-auditlog#804).
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 LANGUAGE_CODE = "en-us"

@@ -37,30 +37,12 @@ def _redis_url() -> str:
     return url
 
 
-def _make_test_database_flushable(django_db_blocker) -> None:
-    """Let the flush after a transactional test TRUNCATE the tables on PostgreSQL.
-
-    django-auditlog 3.4 still creates its own `auditlog_logentry` table although
-    AUDITLOG_LOGENTRY_MODEL swaps it out (jazzband/django-auditlog#804). Django's flush leaves
-    that table out, yet it holds foreign keys to django_content_type and practice_user, so the
-    TRUNCATE fails. The table is never written; dropping its foreign keys in the *test* database
-    lets the flush run. (The lasting fix is a migration that drops the dangling table.)
-    """
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass('auditlog_logentry') AND contype = 'f'"
-        )
-        for (name,) in cursor.fetchall():
-            cursor.execute(f'ALTER TABLE auditlog_logentry DROP CONSTRAINT "{name}"')
-
-
 @pytest.fixture(scope="module")
 def _embedded_worker(django_db_setup, django_db_blocker) -> Iterator[object]:
     """config.celery.app pointed at Redis with eager mode off, and one embedded worker for the module."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the worker thread needs a shared database")
     url = _redis_url()
-    _make_test_database_flushable(django_db_blocker)
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
