@@ -36,6 +36,7 @@ demo: venv
 test: venv
 	$(BIN)/pytest -q
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 lint: venv
