@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("practice.urls")),
+    path("p/<slug:practice_slug>/", include("clinical.urls")),
     path("api/v1/", include("practice.api_urls")),
     path("api/", include("practice.api_schema_urls")),
     path("admin/", admin.site.urls),

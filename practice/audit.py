@@ -127,6 +127,11 @@ def _apply_request_context(row: models.Model) -> None:
             setattr(row, key, value() if callable(value) else value)
 
 
+def redact(value: object) -> str:
+    """AUDITLOG_MASK_CALLABLE: the change log says a masked field changed, never to what."""
+    return "[redacted]"
+
+
 def chain_key_for(model_name: str, practice_id: int | None) -> str:
     return f"{model_name}:{practice_id if practice_id is not None else 'global'}"
 

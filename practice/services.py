@@ -13,6 +13,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.text import slugify
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -48,6 +49,8 @@ def practice_create(*, name: str, owner: User, slug: str = "", timezone_name: st
     practice = Practice.objects.create(name=name, slug=slug, timezone=timezone_name)
     with practice_scope(practice):
         Membership.objects.create(practice=practice, user=owner, role=Role.OWNER)
+    for hook in settings.TEND_PRACTICE_SETUP_HOOKS:
+        import_string(hook)(practice=practice)
     return practice
 
 

@@ -147,7 +147,13 @@ AUDITLOG_LOGENTRY_MODEL = "practice.AuditLogEntry"
 # django-auditlog's own migrations would still create its (swapped-out, never written) table,
 # whose foreign keys then block TRUNCATE on PostgreSQL (jazzband/django-auditlog#804).
 MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_MASK_CALLABLE = "practice.audit.redact"
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+
+# Called with practice=... when a practice is created; each app adds what a new practice needs.
+TEND_PRACTICE_SETUP_HOOKS = [
+    "clinical.services.templates.note_templates_install_builtin",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
