@@ -16,40 +16,65 @@ from practice.models import Practice
 from practice.permissions import Role
 from practice.tests import factories as f
 
-# model label -> how to make one row of it in a practice
-SWEPT_MODELS: dict[str, Callable[[Practice], Model]] = {
-    "practice.Location": lambda p: f.LocationFactory(practice=p),
-    "practice.Membership": lambda p: f.MembershipFactory(practice=p, role=Role.CLINICIAN),
-    "practice.Invitation": lambda p: f.InvitationFactory(practice=p),
-    "practice.ApiToken": lambda p: f.ApiTokenFactory(practice=p),
-    "clinical.Patient": lambda p: cf.PatientFactory(practice=p),
-    "clinical.CommunicationConsent": lambda p: cf.CommunicationConsentFactory(patient=cf.PatientFactory(practice=p)),
-    "clinical.Diagnosis": lambda p: cf.DiagnosisFactory(patient=cf.PatientFactory(practice=p)),
-    "clinical.NoteTemplate": lambda p: cf.NoteTemplateFactory(practice=p, name=f"Custom {p.slug}"),
-    "clinical.ProgressNote": lambda p: cf.ProgressNoteFactory(patient=cf.PatientFactory(practice=p)),
-    "clinical.NoteAddendum": lambda p: cf.NoteAddendumFactory(
-        note=cf.ProgressNoteFactory(patient=cf.PatientFactory(practice=p), status="signed", signed_at=now())
+# model label -> how to make one row of it in a practice. `member`, when given, is the member the
+# row belongs to (primary clinician, author, uploader), so the role matrix can test a route's
+# permission without tripping over caseload or author-only rules.
+Maker = Callable[..., Model]
+
+
+def _patient(p: Practice, member=None):
+    return cf.PatientFactory(practice=p, **({"primary_clinician": member} if member else {}))
+
+
+def _by(member) -> dict:
+    return {"author": member} if member else {}
+
+
+def _note(p, member=None, **kw):
+    return cf.ProgressNoteFactory(patient=_patient(p, member), **_by(member), **kw)
+
+
+def _plan(p, member=None):
+    return cf.TreatmentPlanFactory(patient=_patient(p, member), **_by(member))
+
+
+SWEPT_MODELS: dict[str, Maker] = {
+    "practice.Location": lambda p, member=None: f.LocationFactory(practice=p),
+    "practice.Membership": lambda p, member=None: f.MembershipFactory(practice=p, role=Role.CLINICIAN),
+    "practice.Invitation": lambda p, member=None: f.InvitationFactory(practice=p),
+    "practice.ApiToken": lambda p, member=None: f.ApiTokenFactory(
+        practice=p, **({"membership": member} if member else {})
     ),
-    "clinical.PsychotherapyNote": lambda p: cf.PsychotherapyNoteFactory(patient=cf.PatientFactory(practice=p)),
-    "clinical.TreatmentPlan": lambda p: cf.TreatmentPlanFactory(patient=cf.PatientFactory(practice=p)),
-    "clinical.TreatmentProblem": lambda p: cf.TreatmentProblemFactory(
-        plan=cf.TreatmentPlanFactory(patient=cf.PatientFactory(practice=p))
+    "clinical.Patient": lambda p, member=None: _patient(p, member),
+    "clinical.CommunicationConsent": lambda p, member=None: cf.CommunicationConsentFactory(patient=_patient(p, member)),
+    "clinical.Diagnosis": lambda p, member=None: cf.DiagnosisFactory(patient=_patient(p, member)),
+    "clinical.NoteTemplate": lambda p, member=None: cf.NoteTemplateFactory(practice=p, name=f"Custom {p.slug}"),
+    "clinical.ProgressNote": lambda p, member=None: _note(p, member),
+    "clinical.NoteAddendum": lambda p, member=None: cf.NoteAddendumFactory(
+        note=_note(p, member, status="signed", signed_at=now()), **_by(member)
     ),
-    "clinical.TreatmentGoal": lambda p: cf.TreatmentGoalFactory(
-        problem=cf.TreatmentProblemFactory(plan=cf.TreatmentPlanFactory(patient=cf.PatientFactory(practice=p)))
+    "clinical.PsychotherapyNote": lambda p, member=None: cf.PsychotherapyNoteFactory(
+        patient=_patient(p, member), **_by(member)
     ),
-    "clinical.TreatmentObjective": lambda p: cf.TreatmentObjectiveFactory(
-        goal=cf.TreatmentGoalFactory(
-            problem=cf.TreatmentProblemFactory(plan=cf.TreatmentPlanFactory(patient=cf.PatientFactory(practice=p)))
-        )
+    "clinical.TreatmentPlan": lambda p, member=None: _plan(p, member),
+    "clinical.TreatmentProblem": lambda p, member=None: cf.TreatmentProblemFactory(plan=_plan(p, member)),
+    "clinical.TreatmentGoal": lambda p, member=None: cf.TreatmentGoalFactory(
+        problem=cf.TreatmentProblemFactory(plan=_plan(p, member))
     ),
-    "clinical.Medication": lambda p: cf.MedicationFactory(patient=cf.PatientFactory(practice=p)),
-    "clinical.Prescription": lambda p: cf.PrescriptionFactory(
-        medication=cf.MedicationFactory(patient=cf.PatientFactory(practice=p))
+    "clinical.TreatmentObjective": lambda p, member=None: cf.TreatmentObjectiveFactory(
+        goal=cf.TreatmentGoalFactory(problem=cf.TreatmentProblemFactory(plan=_plan(p, member)))
     ),
-    "clinical.Document": lambda p: cf.DocumentFactory(patient=cf.PatientFactory(practice=p)),
-    "clinical.EmergencyAccess": lambda p: cf.EmergencyAccessFactory(patient=cf.PatientFactory(practice=p)),
+    "clinical.Medication": lambda p, member=None: cf.MedicationFactory(patient=_patient(p, member)),
+    "clinical.Prescription": lambda p, member=None: cf.PrescriptionFactory(
+        medication=cf.MedicationFactory(patient=_patient(p, member)),
+        **({"prescriber": member} if member else {}),
+    ),
+    "clinical.Document": lambda p, member=None: cf.DocumentFactory(patient=_patient(p, member)),
+    "clinical.EmergencyAccess": lambda p, member=None: cf.EmergencyAccessFactory(
+        patient=_patient(p), **({"membership": member} if member else {})
+    ),
 }
+
 
 # Models with a practice field that no route exposes by id, and why.
 NOT_EXPOSED_BY_ID: dict[str, str] = {
@@ -58,7 +83,8 @@ NOT_EXPOSED_BY_ID: dict[str, str] = {
     "clinical.MrnCounter": "internal sequence row of the practice; never shown",
 }
 
-# UI route name -> model label of the object id in its URL.
+# UI route name -> model label of the route's own object: the LAST id kwarg of its URL. Other id
+# kwargs are filled from that object (`patient_id` -> obj.patient), see tests/test_tenant_sweep.py.
 UI_ROUTES: dict[str, str] = {
     "location_detail": "practice.Location",
     "staff_detail": "practice.Membership",

@@ -53,6 +53,20 @@ def _route_kwargs(route: Route) -> list[str]:
     return re.findall(r"\(\?P<(\w+)>", route.route) + re.findall(r"<(?:\w+:)?(\w+)>", route.route)
 
 
+def route_kwargs_for(route: Route, target) -> dict:
+    """Object ids for a route: its last id kwarg is the target; earlier ones are its parents
+    (`patient_id` -> target.patient), or the target itself when it is that model."""
+    ids = _id_kwargs(route)
+    kwargs = {}
+    for key in ids:
+        parent_name = key.removesuffix("_id")
+        if key == ids[-1] or type(target).__name__.lower() == parent_name:
+            kwargs[key] = target.public_id
+        else:
+            kwargs[key] = getattr(target, parent_name).public_id
+    return kwargs
+
+
 def _is_operator_admin(route: Route) -> bool:
     return route.route.startswith("admin/")  # Django admin of the SaaS operator: superusers only
 
@@ -139,7 +153,7 @@ def test_page_route_is_404_for_another_practices_object(route_name, client, logi
     target = _make(UI_ROUTES[route_name], practice_b)
     before = _snapshot(target)
     route = next(r for r in _walk() if r.name == route_name)
-    kwargs = {k: target.public_id for k in _id_kwargs(route)}
+    kwargs = route_kwargs_for(route, target)
     if "practice_slug" in route.converters or "practice_slug" in _route_kwargs(route):
         kwargs["practice_slug"] = "riverside"
     url = reverse(route_name, kwargs=kwargs)
@@ -179,7 +193,7 @@ def test_api_routes_are_404_for_another_practices_objects(api_a, practice_b):
         label = _model_label(route.callback.cls.exposes_model)
         target = _make(label, practice_b)
         before = _snapshot(target)
-        url = reverse(route.namespace + route.name, kwargs={k: target.public_id for k in _id_kwargs(route)})
+        url = reverse(route.namespace + route.name, kwargs=route_kwargs_for(route, target))
         statuses = {
             method: getattr(api_a, method)(url, {}, format="json").status_code
             for method in ("get", "put", "patch", "delete", "post")
