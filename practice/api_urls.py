@@ -1,6 +1,6 @@
 """/api/v1/: the practice app's REST endpoints (mounted in config/urls.py)."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from practice import api
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("locations/<uuid:public_id>/", api.LocationViewSet.as_view({"get": "retrieve"}), name="api_location_detail"),
     path("members/", api.MemberViewSet.as_view({"get": "list"}), name="api_member_list"),
     path("members/<uuid:public_id>/", api.MemberViewSet.as_view({"get": "retrieve"}), name="api_member_detail"),
+    path("", include("clinical.api_urls")),
     # Keep last: any other /api/v1/ path is a JSON 404 in the API's error shape.
     re_path(r"^.*$", api.ApiNotFoundView.as_view(), name="api_not_found"),
 ]
