@@ -28,6 +28,11 @@ app.conf.update(
             "task": "practice.tasks.audit_chain_verify_task",
             "schedule": crontab(hour=3, minute=17),
         },
+        # Daily: remind primary clinicians of treatment plans due for review within 7 days (fans out per practice).
+        "treatment-plan-review-reminders-daily": {
+            "task": "clinical.tasks.treatment_plan_review_reminders_task",
+            "schedule": crontab(hour=12, minute=5),
+        },
     },
 )
 app.autodiscover_tasks()

@@ -173,6 +173,9 @@ STORAGES = {
 }
 # Patient documents live outside the web root and are served only through audited views.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
+# Largest patient document accepted by the upload form and service (10 MB): scanned consents and
+# outside records fit; larger files are refused before anything is stored.
+TEND_MAX_UPLOAD_BYTES = env.int("TEND_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 
 # Email and SMS
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
