@@ -92,6 +92,19 @@ UI_ROUTES: dict[str, str] = {
     "staff_reactivate": "practice.Membership",
     "invitation_revoke": "practice.Invitation",
     "invitation_resend": "practice.Invitation",
+    # clinical: notes (cosign_queue, my_work, note_template_list take no id)
+    "note_create": "clinical.Patient",
+    "note_detail": "clinical.ProgressNote",
+    "note_edit": "clinical.ProgressNote",
+    "note_autosave": "clinical.ProgressNote",
+    "note_sign": "clinical.ProgressNote",
+    "note_cosign": "clinical.ProgressNote",
+    "note_addendum": "clinical.ProgressNote",
+    "note_template_copy": "clinical.NoteTemplate",
+    "note_template_edit": "clinical.NoteTemplate",
+    "psychotherapy_note_list": "clinical.Patient",
+    "psychotherapy_note_create": "clinical.Patient",
+    "psychotherapy_note_detail": "clinical.PsychotherapyNote",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }

@@ -8,8 +8,15 @@ from practice.views.base import practice_view
 
 @practice_view(Perm.PRACTICE_VIEW_DASHBOARD)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
+    from clinical.selectors.notes import outstanding_counts
+
+    membership = request.membership
     return render(
         request,
         "practice/dashboard/dashboard.html",
-        {"summary": selectors.practice_summary(practice=request.practice)},
+        {
+            "summary": selectors.practice_summary(practice=request.practice),
+            # The member's own clinical work (counts only); None shows the placeholder card.
+            "outstanding": outstanding_counts(membership) if membership.has_perm(Perm.NOTE_WRITE) else None,
+        },
     )
