@@ -105,6 +105,15 @@ UI_ROUTES: dict[str, str] = {
     "psychotherapy_note_list": "clinical.Patient",
     "psychotherapy_note_create": "clinical.Patient",
     "psychotherapy_note_detail": "clinical.PsychotherapyNote",
+    # clinical: patients (patient_list, patient_create, diagnosis_code_search, break_glass_log take no id)
+    "patient_chart": "clinical.Patient",
+    "patient_edit": "clinical.Patient",
+    "patient_consent": "clinical.Patient",
+    "patient_break_glass": "clinical.Patient",
+    "patient_share": "clinical.Patient",
+    "diagnosis_add": "clinical.Patient",
+    "diagnosis_resolve": "clinical.Diagnosis",
+    "diagnosis_make_primary": "clinical.Diagnosis",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }
