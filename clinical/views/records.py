@@ -173,6 +173,10 @@ def plan_create_view(request: HttpRequest, patient: Patient) -> HttpResponse:
             messages.success(request, f"Draft treatment plan (version {saved.version}) saved.")
             return redirect("plan_detail", practice_slug=request.practice.slug, plan_id=saved.public_id)
     else:
+        draft = TreatmentPlan.objects.filter(patient=patient, status=TreatmentPlan.Status.DRAFT).first()
+        if draft is not None:
+            messages.info(request, f"Version {draft.version} is already a draft: continue it here.")
+            return redirect("plan_edit", practice_slug=request.practice.slug, plan_id=draft.public_id)
         today = timezone.localdate()
         header = PlanHeaderForm(initial={"effective_on": today, "review_on": today + timedelta(days=PLAN_REVIEW_DAYS)})
         tree = PlanTreeForm()
