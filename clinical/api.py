@@ -20,6 +20,9 @@ from rest_framework.response import Response
 from clinical import access
 from clinical import serializers as s
 from clinical.models import Diagnosis, Medication, NoteTemplate, Patient, ProgressNote, TreatmentPlan
+from clinical.selectors.patients import patient_search
+from clinical.services.notes import note_create, note_sign, note_update_draft
+from clinical.services.patients import DuplicatePatient, diagnosis_add, patient_create, patient_update
 from practice.api_auth import PracticeScopedAPIMixin
 from practice.audit import access_record
 from practice.models import AccessEvent, Membership
@@ -105,14 +108,10 @@ class PatientViewSet(_ClinicalViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filters = self.filters()
         queryset = self.get_queryset()
+        if filters.get("q"):
+            queryset = patient_search(membership=self.membership, query=filters["q"])
         if filters.get("status"):
             queryset = queryset.filter(status=filters["status"])
-        if filters.get("q"):
-            from clinical.selectors.patients import patient_search
-
-            found = patient_search(membership=self.membership, query=filters["q"])
-            ids = found.values("pk") if isinstance(found, QuerySet) else [p.pk for p in found]
-            queryset = queryset.filter(pk__in=ids)
         access_record(
             request=request._request,
             action=AccessEvent.Action.SEARCH if filters.get("q") else AccessEvent.Action.LIST,
@@ -137,21 +136,29 @@ class PatientViewSet(_ClinicalViewSet):
         return fields
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from clinical.services.patients import patient_create
-
         data = s.PatientIn(data=request.data)
         data.is_valid(raise_exception=True)
-        patient = patient_create(
-            by=self.membership,
-            allow_duplicate=data.validated_data.get("allow_duplicate", False),
-            **self._fields(data.validated_data),
-        )
+        try:
+            patient = patient_create(
+                by=self.membership,
+                allow_duplicate=data.validated_data.get("allow_duplicate", False),
+                **self._fields(data.validated_data),
+            )
+        except DuplicatePatient as exc:
+            body = {
+                "error": {
+                    "status": 409,
+                    "code": exc.code,
+                    "message": exc.message + " Send allow_duplicate=true to create it anyway.",
+                    "fields": {},
+                    "duplicates": [{"id": str(p.public_id), "mrn": p.mrn} for p in exc.matches],
+                }
+            }
+            return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(s.PatientOut(patient).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         patient = self.get_object()
-        from clinical.services.patients import patient_update
-
         data = s.PatientIn(patient, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         patient = patient_update(patient=patient, by=self.membership, **self._fields(data.validated_data))
@@ -191,8 +198,6 @@ class DiagnosisViewSet(_ClinicalViewSet):
         return self._audited_retrieve()
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from clinical.services.patients import diagnosis_add
-
         data = s.DiagnosisIn(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
@@ -243,8 +248,6 @@ class NoteViewSet(_ClinicalViewSet):
         return self._audited_retrieve()
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from clinical.services.notes import note_create
-
         data = s.NoteCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         patient = self._patient_for_write(data.validated_data["patient"])
@@ -258,8 +261,6 @@ class NoteViewSet(_ClinicalViewSet):
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         note = self.get_object()
-        from clinical.services.notes import note_update_draft
-
         data = s.NoteUpdateIn(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         note, _changed = note_update_draft(note=note, by=self.membership, fields=data.validated_data)
@@ -268,8 +269,6 @@ class NoteViewSet(_ClinicalViewSet):
     @action(detail=True, methods=["post"])
     def sign(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         note = self.get_object()
-        from clinical.services.notes import note_sign
-
         data = s.SignIn(data=request.data)
         data.is_valid(raise_exception=True)
         note = note_sign(note=note, by=self.membership, credential=data.validated_data["credential"])
