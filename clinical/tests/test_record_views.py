@@ -133,6 +133,12 @@ def test_plan_create_page_saves_a_draft_tree(c, patient):
     assert [o.description for o in objectives] == ["Practise exposure 4 days a week."]  # blank row dropped
 
 
+def test_new_plan_page_continues_an_existing_draft(c, patient):
+    draft = _plan(patient, status=TreatmentPlan.Status.DRAFT)
+    response = c.get(url("plan_create", patient_id=patient.public_id))
+    assert response.status_code == 302 and response.url == url("plan_edit", plan_id=draft.public_id)
+
+
 def test_add_another_posts_back_with_one_more_row_and_saves_nothing(c, patient):
     response = c.post(url("plan_create", patient_id=patient.public_id), _plan_post(add="objective:0:0"))
     assert response.status_code == 200
