@@ -39,7 +39,7 @@ def _counts() -> dict[str, int]:
 
 
 def test_seed_demo_creates_two_practices_with_staff_and_a_pending_invitation():
-    _seed()
+    _seed("--no-clinical")
     with scopes_disabled():
         assert set(Practice.objects.values_list("slug", flat=True)) == {"maple", "cedar"}
         cedar = Practice.objects.get(slug="cedar")
@@ -61,25 +61,37 @@ def test_seed_demo_creates_two_practices_with_staff_and_a_pending_invitation():
         assert User.objects.get(email=SHARED_CLINICIAN).check_password(DEFAULT_PASSWORD)
 
 
-def test_seed_demo_twice_changes_nothing():
+def test_seed_demo_with_clinical_records_twice_changes_nothing():
+    """The one full seed (~9 s: ~40 patients, ~160 notes through the services, twice)."""
     _seed()
     before = _counts()
     with scopes_disabled():
+        from clinical.models import Patient, ProgressNote, PsychotherapyNote, TreatmentPlan
+
+        statuses = set(ProgressNote.objects.values_list("status", flat=True))
+        assert statuses == {"draft", "awaiting_cosign", "signed"}  # every state is in the demo
+        assert Patient.objects.filter(practice__slug="cedar").count() >= 20
+        assert TreatmentPlan.objects.filter(status="active").exists()
+        assert PsychotherapyNote.objects.exists()
+        before["patients"] = Patient.objects.count()
+    with scopes_disabled():
         updated = dict(Membership.all_objects.values_list("pk", "updated_at"))
     _seed()
-    assert _counts() == before
+    with scopes_disabled():
+        after = _counts() | {"patients": Patient.objects.count()}
+    assert after == before
     assert before["password_hashes"] == 1
     with scopes_disabled():
         assert dict(Membership.all_objects.values_list("pk", "updated_at")) == updated
 
 
 def test_seed_demo_password_option_sets_every_account():
-    _seed("--password", "another-demo-pass")
+    _seed("--no-clinical", "--password", "another-demo-pass")
     assert all(u.check_password("another-demo-pass") for u in User.objects.all())
 
 
 def test_seed_demo_json_lists_every_role_and_mfa_secrets_that_work():
-    data = json.loads(_seed("--json"))
+    data = json.loads(_seed("--no-clinical", "--json"))
     assert data["password"] == DEFAULT_PASSWORD
     assert {p["slug"] for p in data["practices"]} == {"maple", "cedar"}
     assert {a["role"] for a in data["accounts"]} == set(Role.values)
@@ -98,7 +110,7 @@ def test_seed_demo_json_lists_every_role_and_mfa_secrets_that_work():
 
 
 def test_demo_totp_code_prints_the_current_code():
-    _seed()
+    _seed("--no-clinical")
     out = StringIO()
     call_command("demo_totp_code", "MARCUS.CHEN@cedarbh.example", stdout=out)
     device = TOTPDevice.objects.get(user__email="marcus.chen@cedarbh.example")

@@ -361,7 +361,7 @@ def _seed_mfa(result: SeedResult) -> None:
         result.mfa[email] = (demo_totp_base32(email), device.config_url)
 
 
-def seed(password: str) -> SeedResult:
+def seed(password: str, *, clinical: bool = True) -> SeedResult:
     result = SeedResult(password=password)
     passwords = _Passwords(password)
     with scopes_disabled():
@@ -374,7 +374,20 @@ def seed(password: str) -> SeedResult:
                 _seed_locations(spec, owner, result)
                 _seed_invitations(spec, owner, result)
         _seed_mfa(result)
+        for practice in result.practices if clinical else ():
+            with practice_scope(practice):
+                _seed_clinical(practice, passwords, result)
     return result
+
+
+def _seed_clinical(practice: Practice, passwords: _Passwords, result: SeedResult) -> None:
+    from clinical.demo import seed_clinical
+    from clinical.services.templates import note_templates_install_builtin
+
+    note_templates_install_builtin(practice=practice)
+    members = {m.user.email: m for m in Membership.objects.select_related("user", "supervisor").filter(is_active=True)}
+    created = seed_clinical(practice=practice, password=passwords.raw, encoded_ok=passwords.matches, by_email=members)
+    result.changes += created
 
 
 # --- Output -----------------------------------------------------------------------------------
@@ -436,12 +449,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="Password of every demo account.")
         parser.add_argument("--json", action="store_true", dest="as_json", help="Print practices and accounts as JSON.")
+        parser.add_argument(
+            "--no-clinical",
+            action="store_false",
+            dest="clinical",
+            help="Only practices and staff: no patients, notes, plans (faster; for scripts and tests).",
+        )
 
-    def handle(self, *args: Any, password: str, as_json: bool, **options: Any) -> None:
+    def handle(self, *args: Any, password: str, as_json: bool, clinical: bool = True, **options: Any) -> None:
         # Side effects (the console email backend prints the invitation email) go to stderr so
         # that stdout stays a clean table or JSON document.
         with contextlib.redirect_stdout(sys.stderr), transaction.atomic():
-            result = seed(password)
+            result = seed(password, clinical=clinical)
         if as_json:
             self.stdout.write(json.dumps(result_as_json(result), indent=2))
         else:
