@@ -49,8 +49,13 @@ class NoteTemplateFactory(ScopedFactory):
     default_service_code = "90834"
     sections = factory.LazyFunction(
         lambda: [
-            {"key": k, "label": k.title(), "help": "", "required": True}
-            for k in ("subjective", "objective", "assessment", "plan_next")
+            {"key": k, "label": label, "help": "", "required": True}
+            for k, label in (
+                ("subjective", "Subjective"),
+                ("objective", "Objective"),
+                ("assessment", "Assessment"),
+                ("plan_next", "Plan"),
+            )
         ]
     )
 
