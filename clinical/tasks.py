@@ -7,6 +7,9 @@ import smtplib
 from celery import shared_task
 
 from clinical.services.plans import plan_review_reminders_send
+
+# Celery discovers <app>.tasks modules only; the patients area keeps its task beside its service.
+from clinical.tasks_patients import emergency_access_notify_task  # noqa: F401
 from practice.models import Practice
 from practice.tasks import practice_task
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.urls import URLPattern
+from django.urls import URLPattern, URLResolver
 from django.utils import timezone
 from django_scopes import scopes_disabled
 from rest_framework.test import APIClient
@@ -545,8 +545,16 @@ def test_token_list_query_count_does_not_grow_with_rows(rows, clinician_a, djang
 # --- Wiring ----------------------------------------------------------------------------------
 
 
+def _api_patterns(patterns):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):  # e.g. the clinical app's include()
+            yield from _api_patterns(pattern.url_patterns)
+        else:
+            yield pattern
+
+
 def test_every_api_view_names_the_model_it_exposes():
-    for pattern in api_urls.urlpatterns:
+    for pattern in _api_patterns(api_urls.urlpatterns):
         assert isinstance(pattern, URLPattern)
         view_class = pattern.callback.cls
         assert hasattr(view_class, "exposes_model"), pattern.pattern
