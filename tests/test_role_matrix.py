@@ -60,3 +60,16 @@ def test_each_role_reaches_exactly_the_pages_its_permissions_allow(role, practic
         if (allowed and status in (403, 404, 500)) or (not allowed and status != 403):
             wrong.append((route.name, status, "allowed" if allowed else "denied"))
     assert wrong == []
+
+
+@pytest.mark.parametrize("role", Role.values)
+def test_every_navigation_link_a_role_sees_opens_for_that_role(role, practice_a, make_member):
+    import re
+
+    member = make_member(practice_a, role, email=f"nav-{role}@riverside.test")
+    client = f.sign_in(Client(), member)
+    page = client.get(f"/p/{practice_a.slug}/").content.decode()
+    links = set(re.findall(r'class="nav__link[^"]*" href="([^"]+)"', page))
+    assert links, "the sidebar shows no links"
+    broken = {href: client.get(href).status_code for href in links}
+    assert {href: code for href, code in broken.items() if code != 200} == {}
