@@ -19,6 +19,7 @@ from clinical.models import (
     TreatmentPlan,
     TreatmentProblem,
 )
+from clinical.services.patients import PATIENT_FIELDS
 
 
 class _PublicId(serializers.ModelSerializer):
@@ -30,37 +31,7 @@ class PatientOut(_PublicId):
 
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "mrn",
-            "legal_first_name",
-            "legal_middle_name",
-            "legal_last_name",
-            "preferred_name",
-            "pronouns",
-            "date_of_birth",
-            "sex_assigned_at_birth",
-            "gender_identity",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-            "phone",
-            "email",
-            "emergency_contact_name",
-            "emergency_contact_phone",
-            "emergency_contact_relationship",
-            "guardian_name",
-            "guardian_phone",
-            "guardian_email",
-            "guardian_relationship",
-            "primary_clinician",
-            "status",
-            "chart_alert",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "mrn", *PATIENT_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -70,34 +41,7 @@ class PatientIn(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = [
-            "legal_first_name",
-            "legal_middle_name",
-            "legal_last_name",
-            "preferred_name",
-            "pronouns",
-            "date_of_birth",
-            "sex_assigned_at_birth",
-            "gender_identity",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-            "phone",
-            "email",
-            "emergency_contact_name",
-            "emergency_contact_phone",
-            "emergency_contact_relationship",
-            "guardian_name",
-            "guardian_phone",
-            "guardian_email",
-            "guardian_relationship",
-            "primary_clinician",
-            "status",
-            "chart_alert",
-            "allow_duplicate",
-        ]
+        fields = [*PATIENT_FIELDS, "allow_duplicate"]
 
 
 class PatientFilterIn(serializers.Serializer):
