@@ -22,7 +22,15 @@ from practice.models import Membership, Practice, User
 
 FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Sophia", "Elijah", "Isabella", "Lucas", "Mia", "Levi", "Amelia", "Ezra", "Harper", "Kai", "Evelyn", "Leo", "Luna", "Miles", "Camila", "Jonah", "Aria", "Rowan", "Nora", "Theo", "Zoe", "Silas", "Ivy", "Jasper", "Maya", "Felix", "Ruby", "Omar", "Hazel", "Nico"]
 LAST = ["Nguyen", "Patel", "Garcia", "Johnson", "Okonkwo", "Kowalski", "Haddad", "Rivera", "Schmidt", "Tanaka", "Brennan", "Morales", "Lindqvist", "Abernathy", "Castillo", "Dubois", "Farouk", "Hernandez", "Ibsen", "Jablonski", "Khumalo", "Larsen", "Moreau", "Novak", "O'Connell", "Petrov", "Quintero", "Rasmussen", "Sato", "Thornton", "Umeh", "Vasquez", "Whitaker", "Xu", "Yilmaz", "Zamora"]
-PRONOUNS = ("she/her", "he/him", "they/them", "she/they", "he/him", "she/her")
+# (sex assigned at birth, pronouns, gender identity)
+IDENTITIES = (
+    ("female", "she/her", "Woman"),
+    ("male", "he/him", "Man"),
+    ("female", "she/her", "Woman"),
+    ("male", "he/him", "Man"),
+    ("female", "they/them", "Non-binary"),
+    ("male", "she/her", "Transgender woman"),
+)
 STREETS = ("NE Alberta St", "SE Hawthorne Blvd", "N Williams Ave", "SW Corbett Ave", "NW 23rd Ave", "SE Division St")
 
 # (ICD-10-CM code, presenting problem, goal, objective, medication or None)
@@ -185,9 +193,10 @@ def _patient(rng, practice, by, clinician, seq, today) -> Patient:
         "legal_first_name": first,
         "legal_last_name": last,
         "preferred_name": "Sam" if first == "Samuel" else "",
-        "pronouns": PRONOUNS[seq % len(PRONOUNS)],
+        "pronouns": IDENTITIES[seq % len(IDENTITIES)][1],
+        "gender_identity": IDENTITIES[seq % len(IDENTITIES)][2],
         "date_of_birth": dob,
-        "sex_assigned_at_birth": ("female", "male")[seq % 2],
+        "sex_assigned_at_birth": IDENTITIES[seq % len(IDENTITIES)][0],
         "address_line1": f"{rng.randint(100, 9800)} {STREETS[seq % len(STREETS)]}",
         "city": "Portland" if practice.slug == "cedar" else "Burlington",
         "state": "OR" if practice.slug == "cedar" else "VT",
