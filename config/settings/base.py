@@ -237,6 +237,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Practice-scoped REST API of Tend. A token belongs to one membership.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a `status`; name each choice set so clients get stable enum names.
+    "ENUM_NAME_OVERRIDES": {
+        "PatientStatusEnum": "clinical.models.Patient.Status",
+        "NoteStatusEnum": "clinical.models.ProgressNote.Status",
+        "TreatmentPlanStatusEnum": "clinical.models.TreatmentPlan.Status",
+        "ObjectiveStatusEnum": "clinical.models.TreatmentObjective.Status",
+    },
 }
 
 LOGGING = {
