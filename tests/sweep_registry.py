@@ -12,9 +12,11 @@ from django.db.models import Model
 from django.utils.timezone import now
 
 from clinical.tests import factories as cf
+from notifications.tests import factories as nf
 from practice.models import Practice
 from practice.permissions import Role
 from practice.tests import factories as f
+from scheduling.tests import factories as sf
 
 # model label -> how to make one row of it in a practice. `member`, when given, is the member the
 # row belongs to (primary clinician, author, uploader), so the role matrix can test a route's
@@ -70,6 +72,38 @@ SWEPT_MODELS: dict[str, Maker] = {
         **({"prescriber": member} if member else {}),
     ),
     "clinical.Document": lambda p, member=None: cf.DocumentFactory(patient=_patient(p, member)),
+    "scheduling.Room": lambda p, member=None: sf.RoomFactory(practice=p),
+    "scheduling.AppointmentType": lambda p, member=None: sf.AppointmentTypeFactory(practice=p),
+    "scheduling.AvailabilityRule": lambda p, member=None: sf.AvailabilityRuleFactory(
+        practice=p, **({"clinician": member} if member else {})
+    ),
+    "scheduling.AvailabilityException": lambda p, member=None: sf.AvailabilityExceptionFactory(
+        practice=p, **({"clinician": member} if member else {})
+    ),
+    "scheduling.AppointmentSeries": lambda p, member=None: sf.AppointmentSeriesFactory(practice=p),
+    "scheduling.Appointment": lambda p, member=None: sf.appointment_with_patient(
+        p, **({"clinician": member} if member else {})
+    ),
+    "scheduling.Attendee": lambda p, member=None: sf.appointment_with_patient(
+        p, **({"clinician": member} if member else {})
+    ).attendees.first(),
+    "scheduling.StatusChange": lambda p, member=None: sf.StatusChangeFactory(
+        appointment=sf.AppointmentFactory(practice=p)
+    ),
+    "scheduling.WaitlistEntry": lambda p, member=None: sf.WaitlistEntryFactory(practice=p),
+    "scheduling.WaitlistOffer": lambda p, member=None: sf.WaitlistOfferFactory(
+        entry=sf.WaitlistEntryFactory(practice=p)
+    ),
+    "scheduling.CalendarFeed": lambda p, member=None: sf.CalendarFeedFactory(
+        practice=p, **({"clinician": member} if member else {})
+    ),
+    "notifications.MessageTemplate": lambda p, member=None: nf.MessageTemplateFactory(practice=p),
+    "notifications.Message": lambda p, member=None: nf.MessageFactory(practice=p),
+    "notifications.ReminderRule": lambda p, member=None: nf.ReminderRuleFactory(practice=p),
+    "notifications.Reminder": lambda p, member=None: nf.ReminderFactory(
+        attendee=sf.appointment_with_patient(p).attendees.first()
+    ),
+    "notifications.InboundMessage": lambda p, member=None: nf.InboundMessageFactory(practice=p),
     "clinical.EmergencyAccess": lambda p, member=None: cf.EmergencyAccessFactory(
         patient=_patient(p), **({"membership": member} if member else {})
     ),
@@ -81,6 +115,8 @@ NOT_EXPOSED_BY_ID: dict[str, str] = {
     "practice.AuditLogEntry": "append-only; shown only in the practice's own audit list and CSV",
     "practice.AccessEvent": "append-only; shown only in the practice's own audit list and CSV",
     "clinical.MrnCounter": "internal sequence row of the practice; never shown",
+    "scheduling.SchedulingSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
+    "notifications.NotificationSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
 }
 
 # UI route name -> model label of the route's own object: the LAST id kwarg of its URL. Other id
