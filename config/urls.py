@@ -4,6 +4,11 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("practice.urls")),
     path("p/<slug:practice_slug>/", include("clinical.urls")),
+    path("p/<slug:practice_slug>/", include("scheduling.urls")),
+    path("p/<slug:practice_slug>/", include("notifications.urls")),
+    # Public endpoints authenticated by their own secret (feed token, offer token, Twilio signature)
+    path("", include("scheduling.urls_public")),
+    path("", include("notifications.urls_public")),
     path("api/v1/", include("practice.api_urls")),
     path("api/", include("practice.api_schema_urls")),
     path("admin/", admin.site.urls),
