@@ -25,9 +25,19 @@ PREFIXES = (
     "Z09",
     "Z13.3",  # screening for mental health and behavioral disorders
     "Z13.4",  # developmental screening
-    "Z55", "Z56", "Z57", "Z58", "Z59", "Z60", "Z62", "Z63", "Z64", "Z65",  # psychosocial circumstances
+    "Z55",
+    "Z56",
+    "Z57",
+    "Z58",
+    "Z59",
+    "Z60",
+    "Z62",
+    "Z63",
+    "Z64",
+    "Z65",  # psychosocial circumstances
     "Z69",  # encounter for mental health services for victim/perpetrator of abuse
-    "Z70", "Z71",  # counseling
+    "Z70",
+    "Z71",  # counseling
     "Z72",  # problems related to lifestyle
     "Z73",  # problems related to life management difficulty
     "Z75",
