@@ -3,7 +3,7 @@
 
 Starts the demo on a free port against a throw-away, freshly seeded SQLite database, signs in
 as the Cedar practice admin (email + password, then the TOTP code of the seeded secret) with
-Debian's chromium driven by Playwright, and saves docs/screenshots/{login,dashboard,staff}.png.
+Debian's chromium driven by Playwright, and saves docs/screenshots/{login,dashboard,staff,chart,note,calendar}.png.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 VIEWPORT = {"width": 1280, "height": 800}
 PRACTICE = "cedar"
+
+
+CLINICIAN = "elena.petrova@cedarbh.example"
+FRONT_DESK = "maria.santos@cedarbh.example"
 
 
 def free_port() -> int:
@@ -95,8 +99,44 @@ def take_screenshots(base: str, env: dict[str, str], account: dict[str, str], pa
             visit(page, f"{base}/p/{PRACTICE}/staff/")
             expect(page).to_have_url(f"{base}/p/{PRACTICE}/staff/")
             page.screenshot(path=OUT / "staff.png")
+
+            clinician_screens(browser, base, password)
+            front_desk_screens(browser, base, password)
         finally:
             browser.close()
+
+
+def _sign_in(browser, base: str, email: str, password: str):
+    page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+    visit(page, f"{base}/login/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.locator("input[name=password]").press("Enter")
+    page.wait_for_url(f"**/p/{PRACTICE}/**")
+    return page
+
+
+def clinician_screens(browser, base: str, password: str) -> None:
+    """A clinician's chart and a signed note with its addendum (no MFA on this demo role)."""
+    page = _sign_in(browser, base, CLINICIAN, password)
+    visit(page, f"{base}/p/{PRACTICE}/patients/")
+    chart = page.locator("table a[href*='/patients/']").first
+    visit(page, base + chart.get_attribute("href"))
+    page.screenshot(path=OUT / "chart.png")
+    note = page.locator("a[href*='/notes/']:not([href$='/new/'])").first
+    visit(page, base + note.get_attribute("href"))
+    page.screenshot(path=OUT / "note.png")
+    page.close()
+
+
+def front_desk_screens(browser, base: str, password: str) -> None:
+    """The front desk's week calendar, once the scheduling module serves it."""
+    page = _sign_in(browser, base, FRONT_DESK, password)
+    response = page.goto(f"{base}/p/{PRACTICE}/schedule/?view=week")
+    if response is not None and response.status == 200:
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=OUT / "calendar.png")
+    page.close()
 
 
 def main() -> None:
@@ -141,8 +181,9 @@ def main() -> None:
                     server.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     server.kill()
-    for name in ("login", "dashboard", "staff"):
-        print(f"wrote {(OUT / f'{name}.png').relative_to(ROOT)}")  # noqa: T201
+    for name in ("login", "dashboard", "staff", "chart", "note", "calendar"):
+        if (OUT / f"{name}.png").exists():
+            print(f"wrote {(OUT / f'{name}.png').relative_to(ROOT)}")  # noqa: T201
 
 
 if __name__ == "__main__":
