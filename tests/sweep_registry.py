@@ -90,7 +90,7 @@ SWEPT_MODELS: dict[str, Maker] = {
     "scheduling.StatusChange": lambda p, member=None: sf.StatusChangeFactory(
         appointment=sf.AppointmentFactory(practice=p)
     ),
-    "scheduling.WaitlistEntry": lambda p, member=None: sf.WaitlistEntryFactory(practice=p),
+    "scheduling.WaitlistEntry": lambda p, member=None: sf.WaitlistEntryFactory(practice=p, patient=_patient(p, member)),
     "scheduling.WaitlistOffer": lambda p, member=None: sf.WaitlistOfferFactory(
         entry=sf.WaitlistEntryFactory(practice=p)
     ),
@@ -166,6 +166,10 @@ UI_ROUTES: dict[str, str] = {
     "psychotherapy_note_list": "clinical.Patient",
     "psychotherapy_note_create": "clinical.Patient",
     "psychotherapy_note_detail": "clinical.PsychotherapyNote",
+    # scheduling: waitlist and calendar feeds (waitlist, waitlist_entry_new, calendar_feeds take no id;
+    # the public ical_feed and waitlist_offer_respond take a token, not an id)
+    "waitlist_entry": "scheduling.WaitlistEntry",
+    "calendar_feed_revoke": "scheduling.CalendarFeed",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }

@@ -135,7 +135,8 @@ def _snapshot(obj):
             if hasattr(type(obj), "all_objects")
             else type(obj)._base_manager.get(pk=obj.pk)
         )
-    return model_to_dict(fresh)
+        # inside the unscoped block: model_to_dict reads many-to-many fields (waitlist clinicians)
+        return model_to_dict(fresh)
 
 
 def _make(label, practice):
