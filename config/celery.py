@@ -33,6 +33,15 @@ app.conf.update(
             "task": "clinical.tasks.treatment_plan_review_reminders_task",
             "schedule": crontab(hour=12, minute=5),
         },
+        # Every minute: due reminders (claimed pending -> sending, sent once) and rows a dead worker left.
+        "reminders-dispatch-due": {
+            "task": "notifications.tasks.reminders_dispatch_due_task",
+            "schedule": 60.0,
+        },
+        "notifications-recover-stuck": {
+            "task": "notifications.tasks.notifications_recover_stuck_task",
+            "schedule": 60.0,
+        },
     },
 )
 app.autodiscover_tasks()

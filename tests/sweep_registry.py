@@ -170,6 +170,10 @@ UI_ROUTES: dict[str, str] = {
     # the public ical_feed and waitlist_offer_respond take a token, not an id)
     "waitlist_entry": "scheduling.WaitlistEntry",
     "calendar_feed_revoke": "scheduling.CalendarFeed",
+    # notifications (outbox, message_templates, reminder_rules, notification_settings take no id)
+    "message_detail": "notifications.Message",
+    "message_template_edit": "notifications.MessageTemplate",
+    "reminder_rule_toggle": "notifications.ReminderRule",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }

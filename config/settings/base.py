@@ -153,6 +153,7 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 # Called with practice=... when a practice is created; each app adds what a new practice needs.
 TEND_PRACTICE_SETUP_HOOKS = [
     "clinical.services.templates.note_templates_install_builtin",
+    "notifications.services.notifications_install_defaults",
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -184,6 +185,20 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tend <no-reply@tend.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# Twilio's REST API base URL. Only tests and the benchmark change it (a fake Twilio on 127.0.0.1).
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+# How email to patients leaves Tend: "django" (Django's email system as EMAIL_URL configures it:
+# console, SMTP; locmem in tests) or "outbox" (stored and shown on the Outbox page, never sent).
+TEND_EMAIL_BACKEND_KIND = env.str("TEND_EMAIL_BACKEND_KIND", default="django")
+# How SMS leaves Tend: "twilio" (the official client) or "outbox" (demo/development: stored,
+# marked sent with provider id "outbox-…"). Default: twilio when TWILIO_ACCOUNT_SID is set.
+TEND_SMS_BACKEND = env.str("TEND_SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID else "outbox")
+# Delivery attempts of one message before it is marked failed (transient errors retry with backoff).
+TEND_MESSAGE_MAX_ATTEMPTS = env.int("TEND_MESSAGE_MAX_ATTEMPTS", default=5)
+# Due reminders claimed per dispatch task; a full batch queues the next batch at once.
+TEND_REMINDER_BATCH_SIZE = env.int("TEND_REMINDER_BATCH_SIZE", default=100)
+# Test only: seconds each send waits before calling the provider (the worker kill test). Keep 0.
+TEND_NOTIFICATIONS_TEST_SEND_DELAY = env.float("TEND_NOTIFICATIONS_TEST_SEND_DELAY", default=0.0)
 
 # Celery: Redis broker; eager only when no broker is configured (the SQLite demo).
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -30,6 +30,13 @@ class MessageTemplateFactory(ScopedFactory):
     channel = m.Channel.SMS
     body = "Reminder: appointment on {{ date }} at {{ time }}. Reply C to confirm."
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Practices get their default templates lazily: reuse the row of that key and channel.
+        lookup = {k: kwargs.pop(k) for k in ("practice", "key", "channel")}
+        obj, _ = model_class.all_objects.get_or_create(**lookup, defaults=kwargs)
+        return obj
+
 
 class MessageFactory(ScopedFactory):
     class Meta:
@@ -51,6 +58,13 @@ class ReminderRuleFactory(ScopedFactory):
     practice = factory.SubFactory(PracticeFactory)
     channel = m.Channel.SMS
     minutes_before = 24 * 60
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Practices get the default rules lazily: reuse the row of that channel and offset.
+        lookup = {k: kwargs.pop(k) for k in ("practice", "channel", "minutes_before")}
+        obj, _ = model_class.all_objects.get_or_create(**lookup, defaults=kwargs)
+        return obj
 
 
 class ReminderFactory(ScopedFactory):
