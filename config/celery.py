@@ -33,6 +33,11 @@ app.conf.update(
             "task": "clinical.tasks.treatment_plan_review_reminders_task",
             "schedule": crontab(hour=12, minute=5),
         },
+        # Every minute: expire overdue waitlist offers and offer those slots to the next matches.
+        "waitlist-offers-expire": {
+            "task": "scheduling.tasks.waitlist_offers_expire_task",
+            "schedule": 60.0,
+        },
         # Every minute: due reminders (claimed pending -> sending, sent once) and rows a dead worker left.
         "reminders-dispatch-due": {
             "task": "notifications.tasks.reminders_dispatch_due_task",
