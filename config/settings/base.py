@@ -258,6 +258,12 @@ SPECTACULAR_SETTINGS = {
         "NoteStatusEnum": "clinical.models.ProgressNote.Status",
         "TreatmentPlanStatusEnum": "clinical.models.TreatmentPlan.Status",
         "ObjectiveStatusEnum": "clinical.models.TreatmentObjective.Status",
+        # scheduling API (issue 4)
+        "AppointmentStatusEnum": "scheduling.models.Appointment.Status",
+        "AttendeeStatusEnum": "scheduling.models.Attendee.Status",
+        "WaitlistEntryStatusEnum": "scheduling.models.WaitlistEntry.Status",
+        "AppointmentModalityEnum": "scheduling.models.AppointmentType.Modality",
+        "ModalityEnum": "clinical.models.Modality",  # keeps its name beside AppointmentModalityEnum
     },
 }
 
