@@ -357,6 +357,9 @@ def message_send(
         values.pop("location", None)
 
     template = MessageTemplate.objects.filter(key=template_key, channel=channel, is_active=True).first()
+    if template is None and not MessageTemplate.objects.filter(practice=practice).exists():
+        notifications_install_defaults(practice=practice)  # a practice older than notifications
+        template = MessageTemplate.objects.filter(key=template_key, channel=channel, is_active=True).first()
     address = (to_address if to_address is not None else _default_address(patient, channel)).strip()
     status, error, subject, body = Message.Status.QUEUED, "", "", ""
     if template is None:

@@ -74,7 +74,7 @@ def message_detail_view(request: HttpRequest, message_id) -> HttpResponse:
 
 def _ensure_defaults(request: HttpRequest) -> None:
     # Practices created before notifications existed get their defaults on first visit.
-    if not NotificationSettings.objects.exists():
+    if not NotificationSettings.objects.exists() or not MessageTemplate.objects.exists():
         services.notifications_install_defaults(practice=request.practice)
 
 
