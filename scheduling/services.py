@@ -188,8 +188,15 @@ def _conflict_from_integrity(
     return AppointmentConflict("That time was just booked by someone else.", conflicting=conflicting)
 
 
-def _conflict_message(what: str, other: Appointment, tz: ZoneInfo) -> str:
-    return f"{what} overlaps another appointment ({_local_label(other.starts_at, tz)}–{other.ends_at.astimezone(tz):%H:%M})."
+def _conflict_message(what: str, other: Appointment, tz: ZoneInfo, *, clinician: Membership, room: Room | None) -> str:
+    if other.clinician_id == clinician.pk:
+        who = "the clinician's"
+    elif room is not None and other.room_id == room.pk:
+        who = "the room's"
+    else:
+        who = "the patient's"
+    when = f"{_local_label(other.starts_at, tz)}–{other.ends_at.astimezone(tz):%H:%M}"
+    return f"{what} overlaps {who} appointment on {when}."
 
 
 def _after_commit(appointment_ids: Sequence[int], *, practice_id: int, freed: Sequence[int] = ()) -> None:
@@ -206,7 +213,10 @@ def _after_commit(appointment_ids: Sequence[int], *, practice_id: int, freed: Se
             reminders_sync_for_appointment = None
         if reminders_sync_for_appointment is not None:
             for appointment_id in ids:
-                reminders_sync_for_appointment(appointment_id=appointment_id)
+                try:
+                    reminders_sync_for_appointment(appointment_id=appointment_id)
+                except Exception:  # the change is committed; a reminder hiccup must not undo the answer
+                    logger.exception("reminder sync failed for appointment %s", appointment_id)
         # INTEGRATION GUARD: scheduling.tasks is written in parallel (issue 4, waitlist engineer).
         try:
             from scheduling.tasks import waitlist_offer_freed_slot_task
@@ -277,9 +287,7 @@ def _validate_booking(
         raise DomainError("A patient is listed twice.", field="patients")
     if appointment_type.is_group:
         if len(patients) > appointment_type.max_attendees:
-            raise DomainError(
-                f"This group takes at most {appointment_type.max_attendees} patients.", field="patients"
-            )
+            raise DomainError(f"This group takes at most {appointment_type.max_attendees} patients.", field="patients")
     elif len(patients) != 1:
         raise DomainError("An individual appointment has exactly one patient.", field="patients")
     from clinical.access import patients_visible_to
@@ -390,7 +398,7 @@ def appointment_book(
             days = ", ".join(intervals[i].starts_at.astimezone(tz).strftime("%d %b %Y") for i in sorted(found))
             message = f"These dates are already booked: {days}. Nothing was booked."
         else:
-            message = _conflict_message("This time", first, tz)
+            message = _conflict_message("This time", first, tz, clinician=clinician, room=room)
         raise AppointmentConflict(
             message, conflicting=first, conflicts=[(intervals[i].starts_at, found[i]) for i in sorted(found)]
         )
@@ -499,7 +507,9 @@ def appointment_reschedule(
     if duration <= timedelta(0):
         raise DomainError("The end must be after the start.", field="ends_at")
     clinician = clinician or appointment.clinician
-    if clinician.pk != appointment.clinician_id and (not clinician.is_active or not clinician.has_perm(Perm.NOTE_WRITE)):
+    if clinician.pk != appointment.clinician_id and (
+        not clinician.is_active or not clinician.has_perm(Perm.NOTE_WRITE)
+    ):
         raise DomainError("Appointments are booked with an active clinician.", field="clinician")
     room = room or appointment.room
     tz = zone_for(location=appointment.location, practice=appointment.practice)
@@ -513,7 +523,9 @@ def appointment_reschedule(
     new_time = new_local.time().replace(tzinfo=None)
     moves: list[tuple[Appointment, _Interval]] = []
     for row in rows:
-        new_start = starts_at if row.pk == appointment.pk else _shift_wall_clock(row.starts_at, delta_days, new_time, tz)
+        new_start = (
+            starts_at if row.pk == appointment.pk else _shift_wall_clock(row.starts_at, delta_days, new_time, tz)
+        )
         moves.append((row, _Interval(new_start, new_start + duration)))
 
     patient_ids = set(
@@ -536,7 +548,7 @@ def appointment_reschedule(
             days = ", ".join(intervals[i].starts_at.astimezone(tz).strftime("%d %b %Y") for i in sorted(found))
             message = f"These dates are already booked: {days}. Nothing was moved."
         else:
-            message = _conflict_message("The new time", first, tz)
+            message = _conflict_message("The new time", first, tz, clinician=clinician, room=room)
         raise AppointmentConflict(
             message, conflicting=first, conflicts=[(intervals[i].starts_at, found[i]) for i in sorted(found)]
         )

@@ -96,6 +96,7 @@ def test_clinician_overlap_is_a_conflict_naming_the_other_appointment(world):
         book(world, starts_at=SLOT + timedelta(minutes=30), patients=[world.patient2])
     assert err.value.conflicting == first
     assert err.value.code == "conflict"
+    assert "the clinician's appointment on Wed 10 Jun 2026 11:00–11:45" in err.value.message
     assert Appointment.objects.count() == 1
 
 
@@ -108,7 +109,7 @@ def test_back_to_back_appointments_do_not_conflict(world):
 
 def test_patient_cannot_be_in_two_places(world):
     book(world)
-    with pytest.raises(AppointmentConflict):
+    with pytest.raises(AppointmentConflict, match="the patient's appointment"):
         book(world, clinician=world.clinician2)
 
 
@@ -116,7 +117,7 @@ def test_room_cannot_be_double_booked(world):
     with scopes_disabled():
         room = RoomFactory(practice=world.practice, location=world.location)
     book(world, room=room)
-    with pytest.raises(AppointmentConflict):
+    with pytest.raises(AppointmentConflict, match="the room's appointment"):
         book(world, clinician=world.clinician2, patients=[world.patient2], room=room)
 
 
