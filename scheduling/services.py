@@ -175,14 +175,26 @@ def _find_conflicts(
 
 
 def _conflict_from_integrity(
-    exc: IntegrityError, *, practice_id: int, clinician: Membership, room: Room | None, patient_ids, intervals
+    exc: IntegrityError,
+    *,
+    practice_id: int,
+    clinician: Membership,
+    room: Room | None,
+    patient_ids,
+    intervals,
+    exclude_ids: Iterable[int] = (),
 ) -> AppointmentConflict | None:
     """An exclusion-constraint violation (a concurrent booking won the race) as a conflict."""
     text = str(exc)
     if not any(name in text for name in EXCLUSION_CONSTRAINTS):
         return None
     found = _find_conflicts(
-        practice_id=practice_id, clinician=clinician, room=room, patient_ids=patient_ids, intervals=intervals
+        practice_id=practice_id,
+        clinician=clinician,
+        room=room,
+        patient_ids=patient_ids,
+        intervals=intervals,
+        exclude_ids=exclude_ids,
     )
     conflicting = next(iter(found.values()), None)
     return AppointmentConflict("That time was just booked by someone else.", conflicting=conflicting)
@@ -592,6 +604,7 @@ def appointment_reschedule(
             room=room,
             patient_ids=patient_ids,
             intervals=intervals,
+            exclude_ids=[r.pk for r in rows],
         )
         if conflict is None:
             raise

@@ -107,3 +107,50 @@ def test_raw_inserts_of_overlapping_active_rows_are_refused(practice_a, make_mem
             clinician=clinician, starts_at=SLOT + timedelta(minutes=50), ends_at=SLOT + timedelta(minutes=100), **base
         )
         Appointment.all_objects.create(clinician=clinician, status="cancelled", **overlapping, **base)
+
+
+@pytest.mark.django_db
+def test_constraint_violation_past_the_service_check_becomes_a_conflict(practice_a, make_member, monkeypatch):
+    """When the service's own check misses (a race), the database refuses and the caller still
+    gets AppointmentConflict naming the appointment in the way, for booking and rescheduling."""
+    desk = make_member(practice_a, Role.FRONT_DESK)
+    clinician = make_member(practice_a, Role.CLINICIAN)
+    with scopes_disabled():
+        appointment_type = AppointmentTypeFactory(practice=practice_a, duration_minutes=50)
+        patients = [PatientFactory(practice=practice_a, primary_clinician=clinician) for _ in range(3)]
+    with practice_scope(practice_a):
+        first = services.appointment_book(
+            by=desk, clinician=clinician, appointment_type=appointment_type, starts_at=SLOT, patients=[patients[0]]
+        )
+        later = services.appointment_book(
+            by=desk,
+            clinician=clinician,
+            appointment_type=appointment_type,
+            starts_at=SLOT + timedelta(hours=1),
+            patients=[patients[1]],
+        )
+        real = services._find_conflicts
+        calls = {"n": 0}
+
+        def blind_first_time(**kwargs):
+            calls["n"] += 1
+            return {} if calls["n"] == 1 else real(**kwargs)
+
+        monkeypatch.setattr(services, "_find_conflicts", blind_first_time)
+        with pytest.raises(AppointmentConflict) as err:
+            services.appointment_book(
+                by=desk,
+                clinician=clinician,
+                appointment_type=appointment_type,
+                starts_at=SLOT + timedelta(minutes=10),
+                patients=[patients[2]],
+            )
+        assert err.value.conflicting == first
+        calls["n"] = 0
+        with pytest.raises(AppointmentConflict) as err:
+            # overlaps `first` and its own old time: only `first` is named
+            services.appointment_reschedule(appointment=later, by=desk, starts_at=SLOT + timedelta(minutes=30))
+        assert err.value.conflicting == first
+        later.refresh_from_db()
+        assert later.starts_at == SLOT + timedelta(hours=1)
+        assert Appointment.objects.count() == 2
