@@ -48,9 +48,7 @@ class WaitlistEntryForm(forms.Form):
         label="Acceptable clinicians",
         help_text="Leave empty for any clinician.",
     )
-    location = forms.ModelChoiceField(
-        queryset=Location.objects.none(), required=False, empty_label="Any location"
-    )
+    location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False, empty_label="Any location")
     weekdays = forms.TypedMultipleChoiceField(
         choices=WEEKDAY_CHOICES,
         coerce=int,
@@ -101,12 +99,17 @@ class WaitlistFilterForm(forms.Form):
         (WaitlistEntry.Status.REMOVED, "Removed"),
     ]
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
-    clinician = _SingleMemberChoiceField(queryset=Membership.objects.none(), required=False, empty_label="Any clinician")
+    clinician = _SingleMemberChoiceField(
+        queryset=Membership.objects.none(), required=False, empty_label="Any clinician"
+    )
     appointment_type = forms.ModelChoiceField(
         queryset=AppointmentType.objects.none(), required=False, empty_label="Any type", label="Type"
     )
     priority = forms.TypedChoiceField(
-        choices=[("", "Any priority"), *[(n, str(n)) for n in range(1, 6)]], coerce=int, empty_value=None, required=False
+        choices=[("", "Any priority"), *[(n, str(n)) for n in range(1, 6)]],
+        coerce=int,
+        empty_value=None,
+        required=False,
     )
 
     def __init__(self, *args, **kwargs) -> None:

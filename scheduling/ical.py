@@ -86,7 +86,9 @@ def calendar_feed_create(*, clinician: Membership, by: Membership) -> tuple[Cale
     if by.pk != clinician.pk:
         raise DomainError("Each clinician manages their own calendar feed.", code="forbidden")
     token = secrets.token_urlsafe(32)
-    feed = CalendarFeed.objects.create(practice_id=clinician.practice_id, clinician=clinician, token_hash=token_hash(token))
+    feed = CalendarFeed.objects.create(
+        practice_id=clinician.practice_id, clinician=clinician, token_hash=token_hash(token)
+    )
     return feed, token
 
 
@@ -142,7 +144,9 @@ def calendar_feed_render(*, feed: CalendarFeed, now: datetime | None = None) -> 
     first = now - timedelta(days=PAST_DAYS + 1)
     last = now + timedelta(days=FUTURE_DAYS + 1)
     for zone_name in sorted(zones):
-        cal.add_component(icalendar.Timezone.from_tzinfo(ZoneInfo(zone_name), first_date=first.date(), last_date=last.date()))
+        cal.add_component(
+            icalendar.Timezone.from_tzinfo(ZoneInfo(zone_name), first_date=first.date(), last_date=last.date())
+        )
 
     for appointment in appointments:
         zone = ZoneInfo(_zone_of(appointment, practice.timezone))

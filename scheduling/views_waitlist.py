@@ -128,7 +128,9 @@ def waitlist_entry_view(request: HttpRequest, entry_id) -> HttpResponse:
         "notes": entry.notes,
         "is_removed": entry.status == WaitlistEntry.Status.REMOVED,
     }
-    form = WaitlistEntryForm(request.POST or None, initial=initial, patients=patients_visible_to(request.membership), entry=entry)
+    form = WaitlistEntryForm(
+        request.POST or None, initial=initial, patients=patients_visible_to(request.membership), entry=entry
+    )
     if request.method == "POST" and form.is_valid():
         try:
             wl.waitlist_entry_update(

@@ -350,13 +350,7 @@ def _slot_context(offer: WaitlistOffer) -> dict[str, str]:
 
 def _notify(*, offer: WaitlistOffer, template_key: str, extra: dict[str, str], key: str) -> None:
     """One message to the entry's patient: date, time, clinician (and the offer link) only."""
-    # INTEGRATION GUARD: notifications.services is written in parallel (issue 4, notifications
-    # engineer). Remove this try/except ImportError once it has landed.
-    try:
-        from notifications.services import message_send
-    except ImportError:
-        logger.warning("notifications.services missing: waitlist message for offer %s not sent", offer.public_id)
-        return
+    from notifications.services import message_send
 
     patient = offer.entry.patient
     message_send(

@@ -74,15 +74,58 @@ def test_seed_demo_with_clinical_records_twice_changes_nothing():
         assert TreatmentPlan.objects.filter(status="active").exists()
         assert PsychotherapyNote.objects.exists()
         before["patients"] = Patient.objects.count()
+        before |= _scheduling_checks()
     with scopes_disabled():
         updated = dict(Membership.all_objects.values_list("pk", "updated_at"))
     _seed()
     with scopes_disabled():
-        after = _counts() | {"patients": Patient.objects.count()}
+        after = _counts() | {"patients": Patient.objects.count()} | _scheduling_checks()
     assert after == before
     assert before["password_hashes"] == 1
     with scopes_disabled():
         assert dict(Membership.all_objects.values_list("pk", "updated_at")) == updated
+
+
+def _scheduling_checks() -> dict[str, int]:
+    """The demo schedule (scheduling/demo.py): every clinician booked weeks back and ahead,
+    recurring clients, outcomes, a group of five, six waitlist entries per practice, reminders."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.models import Message, ReminderRule
+    from scheduling.models import Appointment, AppointmentType, AvailabilityRule, Room, WaitlistEntry
+
+    now = timezone.now()
+    cedar = Practice.objects.get(slug="cedar")
+    appointments = Appointment.all_objects.filter(practice=cedar)
+    clinicians = Membership.all_objects.filter(practice=cedar, role__in=["owner", "clinician", "supervisor"])
+    for clinician in clinicians:
+        mine = appointments.filter(clinician=clinician)
+        assert mine.filter(starts_at__lt=now - timedelta(days=14)).exists(), clinician.pk
+        assert mine.filter(starts_at__gt=now + timedelta(days=14)).exists(), clinician.pk
+        assert AvailabilityRule.all_objects.filter(clinician=clinician).count() == 5
+    assert appointments.filter(series__isnull=False).values("series").distinct().count() >= 10
+    assert {"completed", "no_show", "late_cancelled", "scheduled"} <= set(appointments.values_list("status", flat=True))
+    assert not appointments.filter(status="scheduled", ends_at__lt=now).exists()
+    groups = appointments.filter(appointment_type__is_group=True)
+    assert [g.attendees.count() for g in groups] == [5]
+    assert set(AppointmentType.all_objects.filter(practice=cedar).values_list("default_service_code", flat=True)) >= {
+        "90791",
+        "90834",
+        "90837",
+        "90847",
+        "90853",
+    }
+    assert Room.all_objects.filter(practice=cedar).count() >= 4
+    assert WaitlistEntry.all_objects.filter(practice=cedar).count() == 6
+    assert ReminderRule.all_objects.filter(practice=cedar).count() == 2
+    assert Message.all_objects.filter(practice=cedar, template_key="reminder").exists()
+    return {
+        "appointments": Appointment.all_objects.count(),
+        "waitlist": WaitlistEntry.all_objects.count(),
+        "messages": Message.all_objects.count(),
+    }
 
 
 def test_seed_demo_password_option_sets_every_account():

@@ -4,7 +4,6 @@ offer page and the front-desk pages. Two practices in every world."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import threading
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -24,11 +23,6 @@ from scheduling import waitlist as wl
 from scheduling.models import Appointment, WaitlistEntry, WaitlistOffer
 from scheduling.tasks import waitlist_offer_freed_slot_task, waitlist_offers_expire_task
 from scheduling.tests import factories as sf
-
-# INTEGRATION GUARD: notifications.services lands in parallel (issue 4); remove once it has.
-needs_messages = pytest.mark.skipif(
-    importlib.util.find_spec("notifications.services") is None, reason="notifications.services not landed yet"
-)
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # a Monday
@@ -204,7 +198,6 @@ def test_offer_lifetime_follows_the_practice_setting(world, tokens):
     assert offer.expires_at == NOW + timedelta(minutes=30)
 
 
-@needs_messages
 def test_offer_message_carries_the_link_and_logistics_only(world, tokens):
     from notifications.models import Message
 
@@ -219,7 +212,6 @@ def test_offer_message_carries_the_link_and_logistics_only(world, tokens):
     assert "June 8" in message.body and "10:00" in message.body
 
 
-@needs_messages
 def test_email_is_used_without_sms_consent(world, tokens):
     from notifications.models import Message
 
@@ -272,7 +264,6 @@ def test_first_acceptance_books_and_the_others_are_left_waiting(world, tokens):
         assert Appointment.objects.filter(status="scheduled", starts_at=freed.starts_at).count() == 1
 
 
-@needs_messages
 def test_the_others_are_told_the_slot_is_taken(world, tokens):
     from notifications.models import Message
 

@@ -377,6 +377,7 @@ def seed(password: str, *, clinical: bool = True) -> SeedResult:
         for practice in result.practices if clinical else ():
             with practice_scope(practice):
                 _seed_clinical(practice, passwords, result)
+                _seed_scheduling(practice, result)
     return result
 
 
@@ -388,6 +389,14 @@ def _seed_clinical(practice: Practice, passwords: _Passwords, result: SeedResult
     members = {m.user.email: m for m in Membership.objects.select_related("user", "supervisor").filter(is_active=True)}
     created = seed_clinical(practice=practice, password=passwords.raw, encoded_ok=passwords.matches, by_email=members)
     result.changes += created
+
+
+def _seed_scheduling(practice: Practice, result: SeedResult) -> None:
+    """Types, rooms, availability, a month of appointments each way, a group, the waitlist and
+    reminders (scheduling/demo.py); skipped when the practice already has appointments."""
+    from scheduling.demo import seed_scheduling
+
+    result.changes += seed_scheduling(practice=practice)
 
 
 # --- Output -----------------------------------------------------------------------------------
