@@ -578,7 +578,10 @@ def appointment_reschedule(
         )
     try:
         with transaction.atomic():
-            for row, interval in moves:
+            # Move in the direction of travel so no row lands on a sibling that has not moved yet
+            # (PostgreSQL checks the exclusion constraints row by row).
+            ordered = reversed(moves) if starts_at > appointment.starts_at else moves
+            for row, interval in ordered:
                 row.starts_at, row.ends_at = interval.starts_at, interval.ends_at
                 row.clinician = clinician
                 row.room = room

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.skipif(
 
 THREADS = 24
 SLOT = datetime(2030, 3, 6, 15, 0, tzinfo=UTC)
+MAY = datetime(2030, 5, 6, 15, 0, tzinfo=UTC)  # no DST change in the days after
 
 
 @pytest.mark.django_db(transaction=True)
@@ -154,3 +155,38 @@ def test_constraint_violation_past_the_service_check_becomes_a_conflict(practice
         later.refresh_from_db()
         assert later.starts_at == SLOT + timedelta(hours=1)
         assert Appointment.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_moving_a_series_onto_its_own_next_slots_passes_the_constraints(practice_a, make_member):
+    """Shifting every occurrence by one interval lands each on a sibling's old slot; the rows
+    move in the direction of travel so PostgreSQL never sees two at once."""
+    desk = make_member(practice_a, Role.FRONT_DESK)
+    clinician = make_member(practice_a, Role.CLINICIAN)
+    with scopes_disabled():
+        appointment_type = AppointmentTypeFactory(practice=practice_a, duration_minutes=50)
+        patient = PatientFactory(practice=practice_a, primary_clinician=clinician)
+    with practice_scope(practice_a):
+        first = services.appointment_book(
+            by=desk,
+            clinician=clinician,
+            appointment_type=appointment_type,
+            starts_at=MAY,
+            patients=[patient],
+            rrule="FREQ=DAILY;COUNT=4",
+        )
+        services.appointment_reschedule(
+            appointment=first, by=desk, starts_at=MAY + timedelta(days=1, minutes=10), scope="following"
+        )
+        starts = list(Appointment.objects.order_by("starts_at").values_list("starts_at", flat=True))
+        assert starts == [MAY + timedelta(days=n, minutes=10) for n in range(1, 5)]
+        services.appointment_reschedule(
+            appointment=Appointment.objects.order_by("starts_at").last(),
+            by=desk,
+            starts_at=MAY + timedelta(days=4),
+            scope="this",
+        )
+        back = Appointment.objects.order_by("starts_at").first()
+        services.appointment_reschedule(appointment=back, by=desk, starts_at=MAY, scope="all")
+        starts = list(Appointment.objects.order_by("starts_at").values_list("starts_at", flat=True))
+        assert starts == [MAY, MAY + timedelta(days=1), MAY + timedelta(days=2), MAY + timedelta(days=4)]
