@@ -236,7 +236,10 @@ def _after_commit(appointment_ids: Sequence[int], *, practice_id: int, freed: Se
             waitlist_offer_freed_slot_task = None
         if waitlist_offer_freed_slot_task is not None:
             for appointment_id in freed_ids:
-                waitlist_offer_freed_slot_task.delay(practice_id=practice_id, appointment_id=appointment_id)
+                try:
+                    waitlist_offer_freed_slot_task.delay(practice_id=practice_id, appointment_id=appointment_id)
+                except Exception:  # broker trouble must not turn a committed cancel into an error
+                    logger.exception("waitlist offer not queued for appointment %s", appointment_id)
 
     transaction.on_commit(run)
 
@@ -375,7 +378,7 @@ def appointment_book(
 ) -> Appointment:
     """Book an appointment (the first occurrence when ``rrule`` repeats it). A conflicting
     occurrence fails the whole booking: nothing is created."""
-    _require(by, clinician.practice_id)
+    _require(by, by.practice_id)
     _validate_booking(
         by=by,
         clinician=clinician,
@@ -879,7 +882,7 @@ def availability_rule_create(
 ) -> AvailabilityRule:
     """A weekly block of working hours (location wall clock). No overlapping blocks for one
     clinician on the same weekday and dates."""
-    _require(by, clinician.practice_id)
+    _require(by, by.practice_id)
     _same_practice(by.practice_id, clinician, location)
     if not clinician.is_active:
         raise DomainError("This member is not active.", field="clinician")
@@ -970,7 +973,7 @@ def availability_exception_create(
 ) -> AvailabilityException:
     """Time off (removes open slots; existing appointments are left for staff to move) or extra
     hours (adds open slots, at `location`)."""
-    _require(by, clinician.practice_id)
+    _require(by, by.practice_id)
     _same_practice(by.practice_id, clinician, location)
     _validate_exception(kind=kind, starts_at=starts_at, ends_at=ends_at)
     if kind == AvailabilityException.Kind.EXTRA_HOURS and location is None:

@@ -352,3 +352,15 @@ def test_availability_exception_needs_location_for_extra_hours(world):
     )
     services.availability_exception_update(exception=exc, by=world.desk, reason="Training")
     services.availability_exception_delete(exception=exc, by=world.desk)
+
+
+def test_another_practices_clinician_is_not_found(world, make_member):
+    theirs = make_member(world.other, Role.CLINICIAN)
+    with pytest.raises(DomainError) as err:
+        book(world, clinician=theirs)
+    assert err.value.code == "not_found"
+    with pytest.raises(DomainError) as err:
+        services.availability_rule_create(
+            by=world.desk, clinician=theirs, location=world.location, weekday=0, start_time=time(9), end_time=time(10)
+        )
+    assert err.value.code == "not_found"
