@@ -13,6 +13,7 @@ on 127.0.0.1). Backends raise TransientSendError (retry later) or PermanentSendE
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from functools import cache
@@ -97,6 +98,8 @@ def _twilio_http_client():
                 headers["I-Twilio-Idempotency-Token"] = token
             return super().request(method, url, params, data, headers, auth, timeout, **kw)
 
+    # The client logs every request's URL and headers at INFO; keep worker logs to what matters.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     return HintingHttpClient(timeout=float(getattr(settings, "TWILIO_TIMEOUT_SECONDS", 10)))
 
 

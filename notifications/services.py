@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clinical.models import CommunicationConsent, Patient
@@ -655,21 +655,35 @@ def reminder_send(*, reminder_id: int) -> str:
         return reminder.status
 
 
+def _claim_due_batch(*, batch_size: int, now: datetime) -> list[int]:
+    """Claim up to batch_size due reminders: one conditional UPDATE pending -> sending. On
+    PostgreSQL the candidate rows are picked FOR UPDATE SKIP LOCKED, so concurrent dispatchers take
+    disjoint batches; anywhere, a row another dispatcher claimed first is simply not updated."""
+    stamp = timezone.now()
+    with transaction.atomic():
+        due = Reminder.objects.filter(status=Reminder.Status.PENDING, due_at__lte=now).order_by("due_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return []
+        Reminder.objects.filter(pk__in=ids, status=Reminder.Status.PENDING).update(
+            status=Reminder.Status.SENDING, claimed_at=stamp, updated_at=stamp
+        )
+        return list(
+            Reminder.objects.filter(pk__in=ids, status=Reminder.Status.SENDING, claimed_at=stamp)
+            .order_by("due_at", "pk")
+            .values_list("pk", flat=True)
+        )
+
+
 def reminders_dispatch_due(*, batch_size: int = 100, now: datetime | None = None) -> int:
-    """One batch of due pending reminders of the current practice: claim each (pending -> sending,
-    a conditional UPDATE: a second worker's claim of the same row updates nothing), then send it.
-    Returns how many this call claimed; a full batch means there may be more."""
+    """One batch of due pending reminders of the current practice: claim them (pending -> sending;
+    a second worker's claim of the same rows updates nothing), then send each through
+    message_send. Returns how many this call claimed; a full batch means there may be more."""
     now = now or timezone.now()
-    ids = list(
-        Reminder.objects.filter(status=Reminder.Status.PENDING, due_at__lte=now)
-        .order_by("due_at", "pk")
-        .values_list("pk", flat=True)[:batch_size]
-    )
-    claimed = 0
+    ids = _claim_due_batch(batch_size=batch_size, now=now)
     for reminder_id in ids:
-        if not _claim_reminder(reminder_id, timezone.now()):
-            continue  # another worker has it
-        claimed += 1
         try:
             reminder_send(reminder_id=reminder_id)
         except Exception:
@@ -677,7 +691,7 @@ def reminders_dispatch_due(*, batch_size: int = 100, now: datetime | None = None
             Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.SENDING).update(
                 status=Reminder.Status.FAILED, updated_at=timezone.now()
             )
-    return claimed
+    return len(ids)
 
 
 def reminders_recover_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> int:

@@ -197,6 +197,8 @@ TEND_SMS_BACKEND = env.str("TEND_SMS_BACKEND", default="twilio" if TWILIO_ACCOUN
 TEND_MESSAGE_MAX_ATTEMPTS = env.int("TEND_MESSAGE_MAX_ATTEMPTS", default=5)
 # Due reminders claimed per dispatch task; a full batch queues the next batch at once.
 TEND_REMINDER_BATCH_SIZE = env.int("TEND_REMINDER_BATCH_SIZE", default=100)
+# Dispatch batches one practice may run at once for a backlog (each claims disjoint reminders).
+TEND_REMINDER_DISPATCH_PARALLEL = env.int("TEND_REMINDER_DISPATCH_PARALLEL", default=4)
 # Test only: seconds each send waits before calling the provider (the worker kill test). Keep 0.
 TEND_NOTIFICATIONS_TEST_SEND_DELAY = env.float("TEND_NOTIFICATIONS_TEST_SEND_DELAY", default=0.0)
 
