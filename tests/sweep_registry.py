@@ -174,6 +174,17 @@ UI_ROUTES: dict[str, str] = {
     "message_detail": "notifications.Message",
     "message_template_edit": "notifications.MessageTemplate",
     "reminder_rule_toggle": "notifications.ReminderRule",
+    # scheduling: calendar area (calendar, appointment_new, availability, type/room lists take no id)
+    "appointment_detail": "scheduling.Appointment",
+    "appointment_reschedule": "scheduling.Appointment",
+    "appointment_cancel": "scheduling.Appointment",
+    "appointment_status": "scheduling.Appointment",
+    "appointment_check_in": "scheduling.Appointment",
+    "appointment_start_note": "scheduling.Attendee",
+    "availability_rule_edit": "scheduling.AvailabilityRule",
+    "availability_exception_edit": "scheduling.AvailabilityException",
+    "appointment_type_edit": "scheduling.AppointmentType",
+    "room_edit": "scheduling.Room",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from clinical import access
 from clinical.models import (
@@ -185,6 +186,8 @@ class Chart:
     medications: list[Medication] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     psychotherapy_notes: list[PsychotherapyNote] = field(default_factory=list)
+    # {"next": Appointment | None, "upcoming": [...], "past": [...]} for members with SCHEDULE_VIEW
+    appointments: dict | None = None
 
     @property
     def primary_diagnosis(self) -> Diagnosis | None:
@@ -212,6 +215,7 @@ def chart_get(*, patient: Patient, membership: Membership) -> Chart:
         can_break_glass=(not clinical) and membership.has_perm(Perm.CHART_BREAK_GLASS),
         emergency_access=access.active_emergency_access(membership, patient) if clinical else None,
         consents=consent_overview(patient),
+        appointments=chart_appointments(patient=patient, membership=membership),
     )
     if not clinical:
         return chart
@@ -252,6 +256,31 @@ def chart_get(*, patient: Patient, membership: Membership) -> Chart:
         .order_by("-session_on", "-id")
     )
     return chart
+
+
+CHART_APPOINTMENT_LIMIT = 5
+
+
+def chart_appointments(*, patient: Patient, membership: Membership) -> dict | None:
+    """The patient's next appointment and a short list around today (one query; scheduling
+    detail only, no clinical content). None for members who cannot see the schedule."""
+    if not membership.has_perm(Perm.SCHEDULE_VIEW):
+        return None
+    from scheduling.models import Appointment
+
+    now = timezone.now()
+    rows = list(
+        Appointment.objects.filter(attendees__patient=patient, starts_at__gte=now - timedelta(days=120))
+        .select_related("appointment_type", "clinician__user", "location")
+        .order_by("starts_at", "id")[:40]
+    )
+    upcoming = [a for a in rows if a.ends_at >= now]
+    past = [a for a in reversed(rows) if a.ends_at < now]
+    return {
+        "next": next((a for a in upcoming if a.status in Appointment.ACTIVE_STATUSES), None),
+        "upcoming": upcoming[:CHART_APPOINTMENT_LIMIT],
+        "past": past[:CHART_APPOINTMENT_LIMIT],
+    }
 
 
 def primary_clinician_choices() -> QuerySet[Membership]:

@@ -11,6 +11,13 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     from clinical.selectors.notes import outstanding_counts
 
     membership = request.membership
+    today = None
+    if membership.has_perm(Perm.SCHEDULE_VIEW):
+        from practice.permissions import Role
+        from scheduling.selectors_calendar import today_load
+
+        own = membership.role in (Role.CLINICIAN, Role.SUPERVISOR)  # their own day; others see the practice's
+        today = today_load(practice=request.practice, clinician=membership if own else None)
     return render(
         request,
         "practice/dashboard/dashboard.html",
@@ -18,5 +25,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "summary": selectors.practice_summary(practice=request.practice),
             # The member's own clinical work (counts only); None shows the placeholder card.
             "outstanding": outstanding_counts(membership) if membership.has_perm(Perm.NOTE_WRITE) else None,
+            # Today's appointments (counts by status, the next few); None keeps the placeholder.
+            "today": today,
         },
     )
