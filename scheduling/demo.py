@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from auditlog.context import disable_auditlog
+from django.db import transaction
 from django.utils import timezone
 
 from clinical.models import Patient
@@ -40,9 +41,17 @@ WEEKS = 4
 
 
 def seed_scheduling(*, practice: Practice) -> int:
-    """Seed one practice's schedule; returns how many appointments were booked (0 on a re-run)."""
+    """Seed one practice's schedule; returns how many appointments were booked (0 on a re-run).
+
+    One transaction: a few thousand small writes commit once (fast on SQLite too); what the
+    services defer to commit (reminder sync, waitlist offers, message delivery) runs after it."""
     if Appointment.objects.exists():
         return 0
+    with transaction.atomic():
+        return _seed(practice)
+
+
+def _seed(practice: Practice) -> int:
     rng = random.Random(f"tend-demo-schedule-{practice.slug}")  # noqa: S311 - demo data, not security
     members = list(Membership.objects.filter(is_active=True).select_related("user", "practice"))
     desk = _scheduler(members)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinical.models import CommunicationConsent, Patient
@@ -101,7 +101,6 @@ def waitlist_list(
         WaitlistEntry.objects.filter(status__in=list(statuses))
         .select_related("patient", "appointment_type", "location", "added_by__user")
         .prefetch_related("clinicians__user")
-        .annotate(open_offers=Count("offers", filter=Q(offers__status=WaitlistOffer.Status.SENT)))
         .order_by("priority", "created_at", "id")
     )
     if visible_patients is not None:
