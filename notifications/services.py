@@ -478,10 +478,9 @@ def messages_recover_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> 
     Message.objects.filter(pk__in=lost, status=Message.Status.SENDING).update(
         status=Message.Status.QUEUED, last_error="requeued: worker lost", updated_at=now
     )
-    # QUEUED rows whose delivery task may have died with its worker (a few minutes is plenty).
-    waiting = Message.objects.filter(
-        status=Message.Status.QUEUED, updated_at__lt=now - min(older_than, timedelta(minutes=2))
-    ).exclude(pk__in=lost)
+    # QUEUED rows whose delivery task may have died with its worker. Same threshold: a backlog
+    # waiting in the broker is not re-queued every minute (duplicates are harmless, only wasteful).
+    waiting = Message.objects.filter(status=Message.Status.QUEUED, updated_at__lt=cutoff).exclude(pk__in=lost)
     return sorted(set(lost) | set(waiting.order_by("pk").values_list("pk", flat=True)[:1000]))
 
 

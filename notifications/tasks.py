@@ -97,7 +97,7 @@ def notifications_recover_practice_task(*, older_than_seconds: int = 600) -> int
 def notifications_recover_stuck_task(older_than_seconds: int = 600) -> int:
     """Every minute: rows a dead worker left behind (SENDING for over 10 minutes, or QUEUED with
     their task lost) are put back in line, per practice."""
-    cutoff = timezone.now() - timedelta(seconds=min(older_than_seconds, 120))
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     practice_ids = set(
         _practices_with(Message.all_objects.filter(status__in=("sending", "queued"), updated_at__lt=cutoff))
     ) | set(_practices_with(Reminder.all_objects.filter(status="sending", claimed_at__lt=cutoff)))
