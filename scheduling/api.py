@@ -34,6 +34,7 @@ from scheduling.models import (
     Room,
     WaitlistEntry,
 )
+from scheduling.waitlist import waitlist_entry_create
 
 
 def _conflict_response(exc: services.AppointmentConflict) -> Response:
@@ -356,17 +357,5 @@ class WaitlistEntryViewSet(_SchedulingViewSet):
             "priority": data["priority"],
             "notes": data["notes"],
         }
-        # INTEGRATION GUARD: scheduling.waitlist is written in parallel (issue 4, waitlist engineer);
-        # until it lands, create the row directly. Remove the fallback once it has.
-        try:
-            from scheduling.waitlist import waitlist_entry_create
-        except ImportError:
-            waitlist_entry_create = None
-        if waitlist_entry_create is not None:
-            entry = waitlist_entry_create(by=self.membership, clinicians=clinicians, **fields)
-        else:
-            entry = WaitlistEntry.objects.create(
-                practice_id=self.membership.practice_id, added_by=self.membership, **fields
-            )
-            entry.clinicians.set(clinicians)
+        entry = waitlist_entry_create(by=self.membership, clinicians=clinicians, **fields)
         return Response(s.WaitlistEntryOut(entry).data, status=status.HTTP_201_CREATED)

@@ -217,29 +217,20 @@ def _after_commit(appointment_ids: Sequence[int], *, practice_id: int, freed: Se
     freed_ids = list(dict.fromkeys(freed))
 
     def run() -> None:
-        # INTEGRATION GUARD: notifications.services is written in parallel (issue 4, notifications
-        # engineer). Remove this try/except ImportError once it has landed.
-        try:
-            from notifications.services import reminders_sync_for_appointment
-        except ImportError:
-            reminders_sync_for_appointment = None
-        if reminders_sync_for_appointment is not None:
-            for appointment_id in ids:
-                try:
-                    reminders_sync_for_appointment(appointment_id=appointment_id)
-                except Exception:  # the change is committed; a reminder hiccup must not undo the answer
-                    logger.exception("reminder sync failed for appointment %s", appointment_id)
-        # INTEGRATION GUARD: scheduling.tasks is written in parallel (issue 4, waitlist engineer).
-        try:
-            from scheduling.tasks import waitlist_offer_freed_slot_task
-        except ImportError:
-            waitlist_offer_freed_slot_task = None
-        if waitlist_offer_freed_slot_task is not None:
-            for appointment_id in freed_ids:
-                try:
-                    waitlist_offer_freed_slot_task.delay(practice_id=practice_id, appointment_id=appointment_id)
-                except Exception:  # broker trouble must not turn a committed cancel into an error
-                    logger.exception("waitlist offer not queued for appointment %s", appointment_id)
+        # Imported here: notifications and the waitlist call back into these services.
+        from notifications.services import reminders_sync_for_appointment
+        from scheduling.tasks import waitlist_offer_freed_slot_task
+
+        for appointment_id in ids:
+            try:
+                reminders_sync_for_appointment(appointment_id=appointment_id)
+            except Exception:  # the change is committed; a reminder hiccup must not undo the answer
+                logger.exception("reminder sync failed for appointment %s", appointment_id)
+        for appointment_id in freed_ids:
+            try:
+                waitlist_offer_freed_slot_task.delay(practice_id=practice_id, appointment_id=appointment_id)
+            except Exception:  # broker trouble must not turn a committed cancel into an error
+                logger.exception("waitlist offer not queued for appointment %s", appointment_id)
 
     transaction.on_commit(run)
 
