@@ -88,10 +88,11 @@ class AppointmentForm(forms.Form):
     REPEAT_CHOICES = [("none", "Does not repeat"), ("weekly", "Every week"), ("biweekly", "Every other week")]
     END_CHOICES = [("count", "After a number of sessions"), ("until", "On a date")]
 
-    patient = forms.ModelChoiceField(
+    patient = forms.ModelMultipleChoiceField(
         queryset=Patient.objects.none(),
         to_field_name="public_id",
-        widget=forms.RadioSelect,
+        widget=forms.CheckboxSelectMultiple,
+        label="Patients",
         error_messages={"required": "Search for the patient and choose them."},
     )
     appointment_type = NamedChoiceField(queryset=AppointmentType.objects.none(), label="Type")

@@ -386,7 +386,7 @@ def appointment_new_view(request: HttpRequest) -> HttpResponse:
                     clinician=data["clinician"],
                     appointment_type=data["appointment_type"],
                     starts_at=form.starts_at(),
-                    patients=[data["patient"]],
+                    patients=list(data["patient"]),
                     location=data.get("location"),
                     room=data.get("room"),
                     is_telehealth=bool(data.get("is_telehealth")),
@@ -402,7 +402,7 @@ def appointment_new_view(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Series booked." if appointment.series_id else "Appointment booked.")
                 return _detail_redirect(request, appointment)
-        selected = form.cleaned_data.get("patient") if hasattr(form, "cleaned_data") else None
+        selected = list(form.cleaned_data.get("patient") or []) if hasattr(form, "cleaned_data") else []
     else:
         initial: dict[str, Any] = {"repeat": "none", "repeat_end": "count", "count": 6}
         day, at = _parse_start(request.GET.get("start", ""))
@@ -414,17 +414,15 @@ def appointment_new_view(request: HttpRequest) -> HttpResponse:
                 obj = qs.filter(public_id=_uuid_or_none(value)).first() if _uuid_or_none(value) else None
                 if obj is not None:
                     initial[key] = obj.pk
-        selected = None
+        selected = []
         patient_id = _uuid_or_none(request.GET.get("patient", ""))
         if patient_id:
-            selected = patients.filter(public_id=patient_id).first()
-            if selected is not None:
-                initial["patient"] = selected.public_id
+            selected = list(patients.filter(public_id=patient_id)[:1])
         form = f.AppointmentForm(initial=initial, patients=patients, practice=request.practice)
     return render(
         request,
         T + "appointment_new.html",
-        {"form": form, "selected": selected, "patients": [selected] if selected else []},
+        {"form": form, "selected": selected},
     )
 
 

@@ -7,6 +7,8 @@ API endpoint exposing a model is missing from this file, so nothing new escapes 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from itertools import count
 
 from django.db.models import Model
 from django.utils.timezone import now
@@ -34,6 +36,20 @@ def _by(member) -> dict:
 
 def _note(p, member=None, **kw):
     return cf.ProgressNoteFactory(patient=_patient(p, member), **_by(member), **kw)
+
+
+_appointment_hours = count()
+
+
+def _appointment(p, member=None):
+    """A member's appointment; each one an hour later, so one member's rows never overlap (PostgreSQL
+    refuses a clinician's overlapping appointments)."""
+    if member is None:
+        return sf.appointment_with_patient(p)
+    starts_at = sf.next_weekday_at(8) + timedelta(hours=next(_appointment_hours))
+    return sf.appointment_with_patient(
+        p, clinician=member, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=45)
+    )
 
 
 def _plan(p, member=None):
@@ -81,12 +97,8 @@ SWEPT_MODELS: dict[str, Maker] = {
         practice=p, **({"clinician": member} if member else {})
     ),
     "scheduling.AppointmentSeries": lambda p, member=None: sf.AppointmentSeriesFactory(practice=p),
-    "scheduling.Appointment": lambda p, member=None: sf.appointment_with_patient(
-        p, **({"clinician": member} if member else {})
-    ),
-    "scheduling.Attendee": lambda p, member=None: sf.appointment_with_patient(
-        p, **({"clinician": member} if member else {})
-    ).attendees.first(),
+    "scheduling.Appointment": lambda p, member=None: _appointment(p, member),
+    "scheduling.Attendee": lambda p, member=None: _appointment(p, member).attendees.first(),
     "scheduling.StatusChange": lambda p, member=None: sf.StatusChangeFactory(
         appointment=sf.AppointmentFactory(practice=p)
     ),

@@ -335,7 +335,9 @@ def test_conflict_shows_a_friendly_form_error_naming_the_time(world, client):
 
 def test_booking_needs_a_patient(world, client):
     sign_in(client, world.front_desk)
-    response = client.post(url("appointment_new"), booking_post(world, NEXT_WEEK, patient=""))
+    data = booking_post(world, NEXT_WEEK)
+    del data["patient"]  # nothing ticked
+    response = client.post(url("appointment_new"), data)
     assert response.status_code == 200
     assert "Search for the patient and choose them." in response.content.decode()
 
@@ -651,3 +653,30 @@ def test_chart_shows_next_appointment_and_a_short_list(world, client):
     assert url("appointment_detail", appointment_id=upcoming.public_id) in html
     assert url("appointment_detail", appointment_id=past.public_id) in html
     assert 'id="appointments"' in html
+
+
+def test_front_desk_books_a_group_session_with_several_patients(world, client):
+    with scopes_disabled():
+        group = sf.AppointmentTypeFactory(
+            practice=world.practice, name="DBT skills group", duration_minutes=90, is_group=True, max_attendees=8
+        )
+        second = cf.PatientFactory(practice=world.practice, legal_last_name="Okonkwo")
+    sign_in(client, world.front_desk)
+    data = booking_post(world, NEXT_WEEK, "13:00", appointment_type=group.pk)
+    data["patient"] = [str(world.patient.public_id), str(second.public_id)]
+    response = client.post(url("appointment_new"), data)
+    assert response.status_code == 302
+    with scopes_disabled():
+        appt = Appointment.objects.get(appointment_type=group)
+        assert set(appt.attendees.values_list("patient_id", flat=True)) == {world.patient.pk, second.pk}
+
+
+def test_two_patients_for_an_individual_type_is_a_form_error(world, client):
+    with scopes_disabled():
+        second = cf.PatientFactory(practice=world.practice)
+    sign_in(client, world.front_desk)
+    data = booking_post(world, NEXT_WEEK, "13:00")
+    data["patient"] = [str(world.patient.public_id), str(second.public_id)]
+    response = client.post(url("appointment_new"), data)
+    assert response.status_code == 200
+    assert "exactly one patient" in response.content.decode()

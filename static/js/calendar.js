@@ -4,6 +4,7 @@
  *  - [data-dialog-open="id"] opens <dialog id="id">; [data-dialog-close] closes it;
  *    a dialog with [data-open-on-load] opens at once (a form came back with errors)
  *  - booking form: an open slot button [data-pick-slot] fills the date and time fields;
+ *    a ticked patient moves from the search results to "Booking for";
  *    the recurrence fields show only when a repeat is chosen
  */
 (function () {
@@ -43,6 +44,15 @@
       var el = event.target;
       if (el.matches && el.matches("[data-autosubmit]") && el.form) el.form.submit();
       if (el.id === "id_repeat" || el.id === "id_repeat_end") toggleRepeat(el.form);
+      // A ticked search result moves to "Booking for", so a new search keeps it (group sessions).
+      if (el.name === "patient" && el.checked && el.closest("#patient-choices")) {
+        var chosen = document.getElementById("patient-selected");
+        var label = el.closest("label");
+        if (chosen && label && !chosen.querySelector("input[value='" + el.value + "']")) {
+          chosen.appendChild(label);
+          chosen.hidden = false;
+        }
+      }
     });
 
     document.addEventListener("click", function (event) {
