@@ -120,3 +120,24 @@ def note_template_list() -> QuerySet[NoteTemplate]:
 
 def active_note_templates() -> QuerySet[NoteTemplate]:
     return NoteTemplate.objects.filter(is_active=True).order_by("kind", "name")
+
+
+def practice_documentation_backlog() -> dict[str, int]:
+    """Practice-wide counts for admins (no names, no content): unsigned drafts, drafts older than a
+    week, notes waiting for a co-signature, and completed sessions of the last 30 days whose
+    progress note is missing or unsigned."""
+    from scheduling.models import Attendee
+
+    today = timezone.localdate()
+    drafts = ProgressNote.objects.filter(status=ProgressNote.Status.DRAFT)
+    return {
+        "drafts": drafts.count(),
+        "stale_drafts": drafts.filter(session_on__lt=today - timedelta(days=7)).count(),
+        "awaiting_cosign": ProgressNote.objects.filter(status=ProgressNote.Status.AWAITING_COSIGN).count(),
+        "sessions_without_signed_note": Attendee.objects.filter(
+            status=Attendee.Status.ATTENDED,
+            starts_at__gte=timezone.now() - timedelta(days=30),
+        )
+        .exclude(progress_note__status=ProgressNote.Status.SIGNED)
+        .count(),
+    }

@@ -656,3 +656,16 @@ def test_sign_in_and_account_templates_render(client, admin_a, practice_a, pract
         Membership.all_objects.filter(user=user).update(role=Role.CLINICIAN)
     assert signed_in.get(url("audit_log", practice_a)).status_code == 403
     assert b"have access" in signed_in.get(url("audit_log", practice_a)).content
+
+
+def test_admin_dashboard_shows_the_practices_documentation_backlog_as_counts(login, practice_a, make_member):
+    from django_scopes import scopes_disabled
+
+    from clinical.tests.factories import ProgressNoteFactory
+
+    admin = make_member(practice_a, Role.ADMIN, email="backlog-admin@riverside.test")
+    with scopes_disabled():
+        note = ProgressNoteFactory(patient__practice=practice_a)
+    page = login(admin).get(f"/p/{practice_a.slug}/").content.decode()
+    assert "Whole practice" in page and "Unsigned drafts" in page
+    assert note.patient.legal_last_name not in page  # counts only, no names

@@ -8,7 +8,7 @@ from practice.views.base import practice_view
 
 @practice_view(Perm.PRACTICE_VIEW_DASHBOARD)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    from clinical.selectors.notes import outstanding_counts
+    from clinical.selectors.notes import outstanding_counts, practice_documentation_backlog
 
     membership = request.membership
     today = None
@@ -25,6 +25,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "summary": selectors.practice_summary(practice=request.practice),
             # The member's own clinical work (counts only); None shows the placeholder card.
             "outstanding": outstanding_counts(membership) if membership.has_perm(Perm.NOTE_WRITE) else None,
+            # Practice-wide documentation backlog (counts only) for those who run the practice.
+            "backlog": practice_documentation_backlog()
+            if not membership.has_perm(Perm.NOTE_WRITE) and membership.has_perm(Perm.AUDIT_VIEW)
+            else None,
             # Today's appointments (counts by status, the next few); None keeps the placeholder.
             "today": today,
         },
