@@ -73,9 +73,7 @@ def validate_rrule(rrule: str, *, dtstart: datetime, tz: ZoneInfo) -> str:
     parts = parse_rrule(rrule)
     unknown = sorted(set(parts) - set(ALLOWED_KEYS))
     if unknown:
-        raise _error(
-            f"Repeat rules may only use FREQ, INTERVAL, COUNT and UNTIL (not {', '.join(unknown)})."
-        )
+        raise _error(f"Repeat rules may only use FREQ, INTERVAL, COUNT and UNTIL (not {', '.join(unknown)}).")
     if parts.get("FREQ") not in ALLOWED_FREQ:
         raise _error("Appointments can repeat weekly or daily only (FREQ=WEEKLY or FREQ=DAILY).")
     interval = parts.get("INTERVAL", "1")

@@ -187,9 +187,7 @@ def _dedupe(slots: Sequence[Slot]) -> list[Slot]:
 def _with_relations(queryset: QuerySet[Appointment]) -> QuerySet[Appointment]:
     return queryset.select_related(
         "appointment_type", "clinician__user", "location", "room", "series"
-    ).prefetch_related(
-        Prefetch("attendees", queryset=Attendee.objects.select_related("patient").order_by("id"))
-    )
+    ).prefetch_related(Prefetch("attendees", queryset=Attendee.objects.select_related("patient").order_by("id")))
 
 
 def calendar_appointments(
