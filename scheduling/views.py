@@ -30,6 +30,7 @@ from practice.models import AccessEvent, Location, Membership
 from practice.permissions import Perm
 from practice.views.base import practice_view
 from scheduling import forms as f
+from scheduling import selectors, services, services_catalog
 from scheduling.models import (
     Appointment,
     AppointmentType,
@@ -86,24 +87,6 @@ def palette_index(color: str) -> int:
     return min(range(len(PALETTE)), key=lambda i: distance(PALETTE[i]))
 
 
-def _services():
-    from scheduling import services
-
-    return services
-
-
-def _catalog():
-    from scheduling import services_catalog
-
-    return services_catalog
-
-
-def _selectors():
-    from scheduling import selectors
-
-    return selectors
-
-
 # Service field names -> this area's form fields.
 FIELD_FOR = {"patients": "patient", "starts_at": "start_time"}
 
@@ -132,7 +115,7 @@ def _conflict_message(exc: DomainError, tz_name: str) -> str:
 
 
 def _appointment_or_404(appointment_id: Any) -> Appointment:
-    appointment = _selectors().appointment_get(public_id=appointment_id)
+    appointment = selectors.appointment_get(public_id=appointment_id)
     if appointment is None:
         raise Http404("No such appointment.")
     return appointment
@@ -228,7 +211,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     range_end = datetime.combine(days[-1] + timedelta(days=1), time.min, tzinfo=tz)
 
     appointments = list(
-        _selectors().calendar_appointments(start=range_start, end=range_end, clinicians=clinicians, location=location)
+        selectors.calendar_appointments(start=range_start, end=range_end, clinicians=clinicians, location=location)
     )
     access_record(request=request, action=AccessEvent.Action.LIST, object_type="scheduling.appointment")
 
@@ -381,7 +364,7 @@ def appointment_new_view(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                appointment = _services().appointment_book(
+                appointment = services.appointment_book(
                     by=membership,
                     clinician=data["clinician"],
                     appointment_type=data["appointment_type"],
@@ -465,7 +448,7 @@ def appointment_open_slots_view(request: HttpRequest) -> HttpResponse:
     except ValueError:
         pass
     if clinician and appointment_type:
-        found = _selectors().open_slots(
+        found = selectors.open_slots(
             clinician=clinician,
             appointment_type=appointment_type,
             start=start,
@@ -501,11 +484,11 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _late_cancel(appointment: Appointment) -> bool:
-    return _services().is_late_cancel(appointment)
+    return services.is_late_cancel(appointment)
 
 
 def _next_statuses(appointment: Appointment) -> list[tuple[str, str]]:
-    allowed = _services().TRANSITIONS.get(appointment.status, frozenset())
+    allowed = services.TRANSITIONS.get(appointment.status, frozenset())
     return [(value, label) for value, label in STATUS_BUTTONS if value in allowed]
 
 
@@ -587,7 +570,7 @@ def appointment_reschedule_view(request: HttpRequest, appointment_id: Any) -> Ht
         tz = _tz_for(appointment, request.practice.timezone)
         starts_at = f.local_datetime(data["day"], data["start_time"], tz.key)
         try:
-            _services().appointment_reschedule(
+            services.appointment_reschedule(
                 appointment=appointment,
                 by=request.membership,
                 starts_at=starts_at,
@@ -619,7 +602,7 @@ def appointment_cancel_view(request: HttpRequest, appointment_id: Any) -> HttpRe
     form = f.CancelForm(request.POST, in_series=in_series)
     if form.is_valid():
         try:
-            _services().appointment_cancel(
+            services.appointment_cancel(
                 appointment=appointment,
                 by=request.membership,
                 reason=form.cleaned_data["reason"],
@@ -643,7 +626,7 @@ def appointment_status_view(request: HttpRequest, appointment_id: Any) -> HttpRe
         messages.error(request, "Choose a status.")
         return _detail_redirect(request, appointment)
     try:
-        _services().appointment_set_status(
+        services.appointment_set_status(
             appointment=appointment, by=request.membership, status=status, reason=request.POST.get("reason", "")[:200]
         )
     except DomainError as exc:
@@ -664,7 +647,7 @@ def _detail_url(request: HttpRequest, appointment: Appointment) -> str:
 def appointment_check_in_view(request: HttpRequest, appointment_id: Any) -> HttpResponse:
     appointment = _appointment_or_404(appointment_id)
     try:
-        _services().appointment_check_in(appointment=appointment, by=request.membership)
+        services.appointment_check_in(appointment=appointment, by=request.membership)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -758,7 +741,7 @@ def availability_view(request: HttpRequest) -> HttpResponse:
             rule_form = f.AvailabilityRuleForm(request.POST, prefix="rule")
             if rule_form.is_valid():
                 try:
-                    _services().availability_rule_create(by=request.membership, **rule_form.cleaned_data)
+                    services.availability_rule_create(by=request.membership, **rule_form.cleaned_data)
                 except DomainError as exc:
                     _show_error(rule_form, exc)
                 else:
@@ -768,7 +751,7 @@ def availability_view(request: HttpRequest) -> HttpResponse:
             exception_form = f.AvailabilityExceptionForm(request.POST, prefix="exc", tz_name=request.practice.timezone)
             if exception_form.is_valid():
                 try:
-                    _services().availability_exception_create(by=request.membership, **exception_form.cleaned_data)
+                    services.availability_exception_create(by=request.membership, **exception_form.cleaned_data)
                 except DomainError as exc:
                     _show_error(exception_form, exc)
                 else:
@@ -777,12 +760,10 @@ def availability_view(request: HttpRequest) -> HttpResponse:
     clinician_filter = _uuid_or_none(request.GET.get("clinician", ""))
     clinicians = list(f.clinicians_qs())
     shown = [c for c in clinicians if c.public_id == clinician_filter] if clinician_filter else None
-    rules = (
-        _selectors()
-        .availability_rules(clinicians=shown)
-        .order_by("clinician__user__full_name", "clinician_id", "weekday", "start_time")
+    rules = selectors.availability_rules(clinicians=shown).order_by(
+        "clinician__user__full_name", "clinician_id", "weekday", "start_time"
     )
-    exceptions = _selectors().availability_exceptions(clinicians=shown, start=timezone.now() - timedelta(days=7))
+    exceptions = selectors.availability_exceptions(clinicians=shown, start=timezone.now() - timedelta(days=7))
     by_clinician: dict[int, dict[str, Any]] = {}
     for rule in rules:
         entry = by_clinician.setdefault(rule.clinician_id, {"clinician": rule.clinician, "rules": []})
@@ -818,7 +799,7 @@ def availability_rule_edit_view(request: HttpRequest, rule_id: Any) -> HttpRespo
     if request.method == "POST":
         if request.POST.get("action") == "delete":
             try:
-                _services().availability_rule_delete(rule=rule, by=request.membership)
+                services.availability_rule_delete(rule=rule, by=request.membership)
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
@@ -829,7 +810,7 @@ def availability_rule_edit_view(request: HttpRequest, rule_id: Any) -> HttpRespo
         )
         if form.is_valid():
             try:
-                _services().availability_rule_update(rule=rule, by=request.membership, **form.cleaned_data)
+                services.availability_rule_update(rule=rule, by=request.membership, **form.cleaned_data)
             except DomainError as exc:
                 _show_error(form, exc)
             else:
@@ -848,7 +829,7 @@ def availability_exception_edit_view(request: HttpRequest, exception_id: Any) ->
     if request.method == "POST":
         if request.POST.get("action") == "delete":
             try:
-                _services().availability_exception_delete(exception=exception, by=request.membership)
+                services.availability_exception_delete(exception=exception, by=request.membership)
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
@@ -862,9 +843,7 @@ def availability_exception_edit_view(request: HttpRequest, exception_id: Any) ->
         )
         if form.is_valid():
             try:
-                _services().availability_exception_update(
-                    exception=exception, by=request.membership, **form.cleaned_data
-                )
+                services.availability_exception_update(exception=exception, by=request.membership, **form.cleaned_data)
             except DomainError as exc:
                 _show_error(form, exc)
             else:
@@ -883,7 +862,7 @@ def appointment_type_list_view(request: HttpRequest) -> HttpResponse:
         form = f.AppointmentTypeForm(request.POST)
         if form.is_valid():
             try:
-                _catalog().appointment_type_create(by=request.membership, **form.cleaned_data)
+                services_catalog.appointment_type_create(by=request.membership, **form.cleaned_data)
             except DomainError as exc:
                 _show_error(form, exc)
             else:
@@ -903,7 +882,7 @@ def appointment_type_edit_view(request: HttpRequest, type_id: Any) -> HttpRespon
         form = f.AppointmentTypeForm(request.POST, instance=AppointmentType.objects.get(pk=appointment_type.pk))
         if form.is_valid():
             try:
-                _catalog().appointment_type_update(
+                services_catalog.appointment_type_update(
                     appointment_type=appointment_type, by=request.membership, **form.cleaned_data
                 )
             except DomainError as exc:
@@ -921,7 +900,7 @@ def room_list_view(request: HttpRequest) -> HttpResponse:
         form = f.RoomForm(request.POST)
         if form.is_valid():
             try:
-                _catalog().room_create(by=request.membership, **form.cleaned_data)
+                services_catalog.room_create(by=request.membership, **form.cleaned_data)
             except DomainError as exc:
                 _show_error(form, exc)
             else:
@@ -939,7 +918,7 @@ def room_edit_view(request: HttpRequest, room_id: Any) -> HttpResponse:
         form = f.RoomForm(request.POST, instance=Room.objects.get(pk=room.pk))
         if form.is_valid():
             try:
-                _catalog().room_update(room=room, by=request.membership, **form.cleaned_data)
+                services_catalog.room_update(room=room, by=request.membership, **form.cleaned_data)
             except DomainError as exc:
                 _show_error(form, exc)
             else:

@@ -665,7 +665,7 @@ def test_admin_dashboard_shows_the_practices_documentation_backlog_as_counts(log
 
     admin = make_member(practice_a, Role.ADMIN, email="backlog-admin@riverside.test")
     with scopes_disabled():
-        note = ProgressNoteFactory(patient__practice=practice_a)
+        note = ProgressNoteFactory(patient__practice=practice_a, patient__legal_last_name="Quenneville")
     page = login(admin).get(f"/p/{practice_a.slug}/").content.decode()
     assert "Whole practice" in page and "Unsigned drafts" in page
     assert note.patient.legal_last_name not in page  # counts only, no names

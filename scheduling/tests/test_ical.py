@@ -160,7 +160,11 @@ def test_group_session_shows_a_count_not_names(practice_a, clinician, location):
         appointment = book(
             practice_a, clinician, location, datetime(2026, 3, 6, 18, 0, tzinfo=NY), appointment_type=group
         )
-        extra = sf.AttendeeFactory(appointment=appointment)
+        # Fixed initials ("QZ") that cannot occur in the summary by chance (Faker's could: "DB" in "DBT").
+        patient = PatientFactory(
+            practice=practice_a, primary_clinician=clinician, legal_first_name="Quinn", legal_last_name="Zhou"
+        )
+        extra = sf.AttendeeFactory(appointment=appointment, patient=patient)
     event = events_of(fetch(make_feed(clinician)).content)[f"{appointment.public_id}@tend"]
     assert str(event["SUMMARY"]) == "DBT skills group (2 attending)"
     assert extra.patient.initials not in str(event["SUMMARY"])
