@@ -27,6 +27,7 @@ from clinical.models import Patient
 from practice.errors import DomainError
 from practice.models import Location, Membership
 from practice.permissions import Perm
+from practice.scoping import practice_scope
 from scheduling import recurrence
 from scheduling.models import (
     Appointment,
@@ -221,6 +222,12 @@ def _after_commit(appointment_ids: Sequence[int], *, practice_id: int, freed: Se
         from notifications.services import reminders_sync_for_appointment
         from scheduling.tasks import waitlist_offer_freed_slot_task
 
+        # On-commit callbacks can run after the caller's scope has closed (an outer atomic block
+        # committing outside it, as seed_demo's does): re-enter the practice's scope here.
+        with practice_scope(practice_id):
+            _sync_and_offer(reminders_sync_for_appointment, waitlist_offer_freed_slot_task)
+
+    def _sync_and_offer(reminders_sync_for_appointment, waitlist_offer_freed_slot_task) -> None:
         for appointment_id in ids:
             try:
                 reminders_sync_for_appointment(appointment_id=appointment_id)
