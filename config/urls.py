@@ -6,9 +6,11 @@ urlpatterns = [
     path("p/<slug:practice_slug>/", include("clinical.urls")),
     path("p/<slug:practice_slug>/", include("scheduling.urls")),
     path("p/<slug:practice_slug>/", include("notifications.urls")),
+    path("p/<slug:practice_slug>/", include("assessments.urls")),
     # Public endpoints authenticated by their own secret (feed token, offer token, Twilio signature)
     path("", include("scheduling.urls_public")),
     path("", include("notifications.urls_public")),
+    path("", include("assessments.urls_public")),
     path("api/v1/", include("practice.api_urls")),
     path("api/", include("practice.api_schema_urls")),
     path("admin/", admin.site.urls),

@@ -19,6 +19,7 @@ urlpatterns = [
     path("members/<uuid:public_id>/", api.MemberViewSet.as_view({"get": "retrieve"}), name="api_member_detail"),
     path("", include("clinical.api_urls")),
     path("", include("scheduling.api_urls")),
+    path("", include("assessments.api_urls")),
     # Keep last: any other /api/v1/ path is a JSON 404 in the API's error shape.
     re_path(r"^.*$", api.ApiNotFoundView.as_view(), name="api_not_found"),
 ]

@@ -45,6 +45,8 @@ class Perm(StrEnum):
     # Assessments and outcomes
     ASSESSMENT_VIEW_RESULTS = "assessment.view_results"
     ASSESSMENT_ASSIGN = "assessment.assign"
+    ASSESSMENT_MANAGE_PROTOCOLS = "assessment.manage_protocols"
+    RISK_ALERT_ACKNOWLEDGE = "assessment.acknowledge_risk_alert"
     OUTCOMES_VIEW_DASHBOARD = "outcomes.view_dashboard"
     # Billing
     BILLING_VIEW = "billing.view"
@@ -64,6 +66,7 @@ _CLINICAL = {
     Perm.SCHEDULE_MANAGE,
     Perm.ASSESSMENT_VIEW_RESULTS,
     Perm.ASSESSMENT_ASSIGN,
+    Perm.RISK_ALERT_ACKNOWLEDGE,
 }
 _PRACTICE_ADMIN = {
     Perm.PRACTICE_MANAGE_SETTINGS,
@@ -73,6 +76,9 @@ _PRACTICE_ADMIN = {
     Perm.AUDIT_EXPORT,
     Perm.OUTCOMES_VIEW_DASHBOARD,
     Perm.AR_VIEW_DASHBOARD,
+    Perm.ASSESSMENT_MANAGE_PROTOCOLS,
+    # Escalated risk alerts reach the admins: they must be able to close the loop.
+    Perm.RISK_ALERT_ACKNOWLEDGE,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -97,7 +103,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     # Own caseload and patients explicitly shared with them.
     Role.CLINICIAN: frozenset(_EVERYONE | _CLINICAL),
     # A clinician who also sees supervisees' patients and co-signs their notes.
-    Role.SUPERVISOR: frozenset(_EVERYONE | _CLINICAL | {Perm.NOTE_COSIGN, Perm.OUTCOMES_VIEW_DASHBOARD}),
+    Role.SUPERVISOR: frozenset(
+        _EVERYONE | _CLINICAL | {Perm.NOTE_COSIGN, Perm.OUTCOMES_VIEW_DASHBOARD, Perm.ASSESSMENT_MANAGE_PROTOCOLS}
+    ),
     # Demographics and the schedule of every patient; never note content.
     Role.FRONT_DESK: frozenset(
         _EVERYONE

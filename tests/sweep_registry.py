@@ -13,6 +13,7 @@ from itertools import count
 from django.db.models import Model
 from django.utils.timezone import now
 
+from assessments.tests import factories as af
 from clinical.tests import factories as cf
 from notifications.tests import factories as nf
 from practice.models import Practice
@@ -116,6 +117,15 @@ SWEPT_MODELS: dict[str, Maker] = {
         attendee=sf.appointment_with_patient(p).attendees.first()
     ),
     "notifications.InboundMessage": lambda p, member=None: nf.InboundMessageFactory(practice=p),
+    "assessments.Protocol": lambda p, member=None: af.ProtocolFactory(practice=p),
+    "assessments.ProtocolAssignment": lambda p, member=None: af.ProtocolAssignmentFactory(
+        practice=p, patient=_patient(p, member)
+    ),
+    "assessments.Administration": lambda p, member=None: af.AdministrationFactory(
+        practice=p, patient=_patient(p, member)
+    ),
+    "assessments.Response": lambda p, member=None: af.ResponseFactory(practice=p, patient=_patient(p, member)),
+    "assessments.RiskAlert": lambda p, member=None: af.RiskAlertFactory(practice=p, patient=_patient(p, member)),
     "clinical.EmergencyAccess": lambda p, member=None: cf.EmergencyAccessFactory(
         patient=_patient(p), **({"membership": member} if member else {})
     ),
@@ -129,6 +139,8 @@ NOT_EXPOSED_BY_ID: dict[str, str] = {
     "clinical.MrnCounter": "internal sequence row of the practice; never shown",
     "scheduling.SchedulingSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
     "notifications.NotificationSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
+    "assessments.AssessmentSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
+    "assessments.MeasureSummary": "derived per patient-measure rows read only in aggregate by the outcome dashboard",
 }
 
 # UI route name -> model label of the route's own object: the LAST id kwarg of its URL. Other id

@@ -266,6 +266,10 @@ SPECTACULAR_SETTINGS = {
         "WaitlistEntryStatusEnum": "scheduling.models.WaitlistEntry.Status",
         "AppointmentModalityEnum": "scheduling.models.AppointmentType.Modality",
         "ModalityEnum": "clinical.models.Modality",  # keeps its name beside AppointmentModalityEnum
+        # assessments API (issue 5)
+        "AdministrationStatusEnum": "assessments.models.Administration.Status",
+        "RiskAlertStatusEnum": "assessments.models.RiskAlert.Status",
+        "AssignmentStatusEnum": "assessments.models.ProtocolAssignment.Status",
     },
 }
 

@@ -1,0 +1,3 @@
+"""Filled in by the issue-5 build."""
+
+urlpatterns: list = []
