@@ -43,6 +43,25 @@ app.conf.update(
             "task": "notifications.tasks.reminders_dispatch_due_task",
             "schedule": 60.0,
         },
+        # Every minute: questionnaires due (claimed, sent once with a fresh single-use link) and
+        # links past their expiry; hourly: protocols assigned to newly matching patients.
+        "questionnaires-dispatch-due": {
+            "task": "assessments.tasks_delivery.administrations_dispatch_due_task",
+            "schedule": 60.0,
+        },
+        "questionnaires-expire": {
+            "task": "assessments.tasks_delivery.administrations_expire_task",
+            "schedule": 300.0,
+        },
+        "protocols-auto-assign": {
+            "task": "assessments.tasks_delivery.protocols_auto_assign_task",
+            "schedule": crontab(minute=23),
+        },
+        # Every minute: risk alerts left unacknowledged past the practice's limit go up a level.
+        "risk-alerts-escalate": {
+            "task": "assessments.tasks_alerts.risk_alerts_escalate_task",
+            "schedule": 60.0,
+        },
         "notifications-recover-stuck": {
             "task": "notifications.tasks.notifications_recover_stuck_task",
             "schedule": 60.0,

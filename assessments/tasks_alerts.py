@@ -1,0 +1,3 @@
+"""Risk-alert tasks (filled in by the issue-5 build)."""
+
+__all__: list[str] = []
