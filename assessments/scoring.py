@@ -13,7 +13,7 @@
 
 Validation. A wrong answer count, an unknown code, a non-integer value (``bool``, ``float`` and
 ``str`` included) or an out-of-range value raises ``InvalidAnswers`` (a ``ValueError``) whose
-message names the item ("Item 4: 5 is out of range 0-3, with an en dash"). AUDIT-C needs ``sex`` ("male" or
+message names the item ("Item 4: 5 is out of range 0-3", with an en dash). AUDIT-C needs ``sex`` ("male" or
 "female") because its cut-offs are sex-specific.
 
 Missing items (reference §11; docs/instruments.md). ``None`` in the list means unanswered.
