@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "practice.context_processors.practice_context",
+                "assessments.context_processors.risk_alerts",
             ],
         },
     },
@@ -270,6 +271,7 @@ SPECTACULAR_SETTINGS = {
         "AdministrationStatusEnum": "assessments.models.Administration.Status",
         "RiskAlertStatusEnum": "assessments.models.RiskAlert.Status",
         "AssignmentStatusEnum": "assessments.models.ProtocolAssignment.Status",
+        "InstrumentCodeEnum": "assessments.serializers.INSTRUMENT_CODES",
     },
 }
 
