@@ -79,7 +79,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "practice.context_processors.practice_context",
-                "assessments.context_processors.risk_alerts",
             ],
         },
     },
