@@ -197,6 +197,7 @@ class SeedResult:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     mfa: dict[str, tuple[str, str]] = field(default_factory=dict)  # email -> (base32, otpauth URL)
     portal_patients: list[dict[str, Any]] = field(default_factory=list)
+    questionnaire_links: list[tuple[str, str]] = field(default_factory=list)  # (practice name, /q/<token>/)
     changes: int = 0
 
 
@@ -378,6 +379,7 @@ def seed(password: str, *, clinical: bool = True) -> SeedResult:
             with practice_scope(practice):
                 _seed_clinical(practice, passwords, result)
                 _seed_scheduling(practice, result)
+                _seed_assessments(practice, result)
     return result
 
 
@@ -397,6 +399,17 @@ def _seed_scheduling(practice: Practice, result: SeedResult) -> None:
     from scheduling.demo import seed_scheduling
 
     result.changes += seed_scheduling(practice=practice)
+
+
+def _seed_assessments(practice: Practice, result: SeedResult) -> None:
+    """A PHQ-9/GAD-7 protocol in force, months of scored history, one open risk alert and a few
+    open questionnaire links (assessments/demo.py); skipped when the practice has responses."""
+    from assessments.demo import demo_questionnaire_path, seed_assessments
+
+    result.changes += seed_assessments(practice=practice)
+    path = demo_questionnaire_path(practice)
+    if path:
+        result.questionnaire_links.append((practice.name, path))
 
 
 # --- Output -----------------------------------------------------------------------------------
@@ -448,6 +461,11 @@ def result_as_table(result: SeedResult) -> str:
         out.append(f"  {email}")
         out.append(f"    secret: {secret}")
         out.append(f"    {url}")
+    if result.questionnaire_links:
+        out.append("")
+        out.append("Open a demo questionnaire as the patient (PHQ-9 by email link, no sign-in):")
+        for name, path in result.questionnaire_links:
+            out.append(f"  {name}: {path}")
     out.append("")
     return "\n".join(out)
 
