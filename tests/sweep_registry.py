@@ -209,8 +209,6 @@ UI_ROUTES: dict[str, str] = {
     "availability_exception_edit": "scheduling.AvailabilityException",
     "appointment_type_edit": "scheduling.AppointmentType",
     "room_edit": "scheduling.Room",
-    # assessments H4: outcomes (outcome_dashboard, quality_reports and their CSVs take no object id)
-    "patient_assessments": "clinical.Patient",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }
