@@ -233,6 +233,12 @@ def _after_commit(appointment_ids: Sequence[int], *, practice_id: int, freed: Se
                 reminders_sync_for_appointment(appointment_id=appointment_id)
             except Exception:  # the change is committed; a reminder hiccup must not undo the answer
                 logger.exception("reminder sync failed for appointment %s", appointment_id)
+            try:
+                from assessments.services_delivery import administrations_sync_for_appointment
+
+                administrations_sync_for_appointment(appointment_id=appointment_id)
+            except Exception:  # same rule: questionnaire scheduling must not undo the change
+                logger.exception("questionnaire sync failed for appointment %s", appointment_id)
         for appointment_id in freed_ids:
             try:
                 waitlist_offer_freed_slot_task.delay(practice_id=practice_id, appointment_id=appointment_id)
