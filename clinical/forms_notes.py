@@ -115,7 +115,16 @@ class NoteEditorForm(forms.Form):
             )
             self.fields[name].is_required_to_sign = bool(section.get("required"))
             self.section_names.append(name)
-        if not template.includes_risk_assessment:
+        # The safety loop: a risk alert not yet answered by a signed note brings the risk section
+        # into any template's editor (and missing_for_signature requires it).
+        if note is not None:
+            from assessments.selectors_alerts import risk_requirements_for_note
+
+            self.risk_alerts = risk_requirements_for_note(note)
+        else:
+            self.risk_alerts = []
+        self.shows_risk = bool(template.includes_risk_assessment or self.risk_alerts)
+        if not self.shows_risk:
             for name in self.risk_names:
                 del self.fields[name]
         if self.has_plan_section:
@@ -174,7 +183,7 @@ class NoteEditorForm(forms.Form):
             out["patient_at_home"] = data.get("telehealth_place", "10") != "02"
         if "plan" in self.fields:
             out["plan"] = data["plan"]
-        if self.template.includes_risk_assessment:
+        if self.shows_risk:
             out |= {
                 "risk_ideation": data["risk_ideation"],
                 "risk_level": data["risk_level"],

@@ -57,21 +57,24 @@ def _with_age(notes: QuerySet[ProgressNote]) -> list[ProgressNote]:
 
 
 def outstanding_work(membership: Membership) -> dict[str, list]:
-    """What a clinician still owes: unsigned drafts, notes waiting on a supervisor, notes to
-    co-sign, and active treatment plans due for review within 14 days (or overdue).
+    """What a clinician still owes: open risk alerts to act on, unsigned drafts, notes waiting on
+    a supervisor, notes to co-sign, and active treatment plans due for review within 14 days (or
+    overdue).
 
     Four queries, whatever the sizes. Plans count when the member is the patient's primary
     clinician or wrote the plan: the plans they are responsible for reviewing.
     """
-    drafts = _with_age(
-        ProgressNote.objects.filter(author=membership, status=ProgressNote.Status.DRAFT)
-        .select_related("patient", "template")
-        .order_by("session_on", "created_at", "id")
+    # The member's drafts and their notes awaiting a co-signature in one query, split here.
+    mine = _with_age(
+        ProgressNote.objects.filter(
+            author=membership, status__in=(ProgressNote.Status.DRAFT, ProgressNote.Status.AWAITING_COSIGN)
+        ).select_related("patient", "template", "cosigner__user")
     )
-    awaiting = _with_age(
-        ProgressNote.objects.filter(author=membership, status=ProgressNote.Status.AWAITING_COSIGN)
-        .select_related("patient", "cosigner__user")
-        .order_by("signed_at", "id")
+    drafts = sorted(
+        (n for n in mine if n.status == ProgressNote.Status.DRAFT), key=lambda n: (n.session_on, n.created_at, n.pk)
+    )
+    awaiting = sorted(
+        (n for n in mine if n.status == ProgressNote.Status.AWAITING_COSIGN), key=lambda n: (n.signed_at, n.pk)
     )
     to_cosign = _with_age(cosign_queue(membership))
     due_by = timezone.localdate() + timedelta(days=PLAN_REVIEW_WINDOW_DAYS)
@@ -85,14 +88,26 @@ def outstanding_work(membership: Membership) -> dict[str, list]:
     for plan in plans:
         plan.days_left = (plan.review_on - today).days
         plan.is_overdue = plan.review_on < today
-    return {"drafts": drafts, "awaiting_cosign_mine": awaiting, "to_cosign": to_cosign, "plans_due": plans}
+    from assessments.selectors_alerts import open_alerts_for
+
+    return {
+        # open risk alerts come first: the safety loop (assessments.selectors_alerts)
+        "risk_alerts": open_alerts_for(membership),
+        "drafts": drafts,
+        "awaiting_cosign_mine": awaiting,
+        "to_cosign": to_cosign,
+        "plans_due": plans,
+    }
 
 
 def outstanding_counts(membership: Membership) -> dict[str, int]:
-    """Counts only, for the dashboard card (four COUNT queries)."""
+    """Counts only, for the dashboard card (five COUNT queries)."""
+    from assessments.selectors_alerts import open_alert_count
+
     due_by = timezone.localdate() + timedelta(days=PLAN_REVIEW_WINDOW_DAYS)
     mine = ProgressNote.objects.filter(author=membership)
     return {
+        "risk_alerts": open_alert_count(membership),
         "drafts": mine.filter(status=ProgressNote.Status.DRAFT).count(),
         "awaiting_cosign_mine": mine.filter(status=ProgressNote.Status.AWAITING_COSIGN).count(),
         "to_cosign": cosign_queue(membership).count(),

@@ -303,7 +303,26 @@ def missing_for_signature(note: ProgressNote) -> list[str]:
             missing.append("Risk assessment: suicidal ideation")
         if not note.risk_level:
             missing.append("Risk assessment: risk level")
+    missing += _risk_alert_missing(note)
     return missing
+
+
+def _risk_alert_missing(note: ProgressNote) -> list[str]:
+    """The safety loop: while the patient has a risk alert no signed note has answered (and that
+    was not acknowledged as not clinically significant), the note needs its risk assessment
+    (ideation, risk level) and protective factors / safety plan, whatever its template."""
+    from assessments.selectors_alerts import risk_requirements_for_note
+
+    alerts = risk_requirements_for_note(note)
+    if not alerts or (note.risk_ideation and note.risk_level and (note.risk_protective_factors or "").strip()):
+        return []
+    first = alerts[0]
+    when = timezone.localtime(first.response.completed_at).date()
+    kind = "open risk alert" if first.status == "open" else "risk alert"
+    more = f" and {len(alerts) - 1} more" if len(alerts) > 1 else ""
+    return [
+        f"Risk assessment and safety plan ({kind} from {first.response.instrument_code} on {when.day} {when:%b}{more})"
+    ]
 
 
 @transaction.atomic
@@ -333,7 +352,19 @@ def note_sign(*, note: ProgressNote, by: Membership, credential: str) -> Progres
     note.cosigner = cosigner
     note.content_hash = note.compute_content_hash()
     note.save(update_fields=["status", "signed_at", "cosigner", "content_hash", "updated_at"])
+    _risk_alerts_addressed(note)
     return note
+
+
+def _risk_alerts_addressed(note: ProgressNote) -> None:
+    """The signed note's risk assessment and safety plan answer the patient's pending alerts."""
+    from assessments.selectors_alerts import risk_requirements_for_note
+
+    if not (note.risk_ideation and note.risk_level and (note.risk_protective_factors or "").strip()):
+        return
+    for alert in risk_requirements_for_note(note):
+        alert.addressed_by_note = note
+        alert.save(update_fields=["addressed_by_note", "updated_at"])
 
 
 def can_cosign(member: Membership, note: ProgressNote) -> bool:

@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "practice.context_processors.practice_context",
+                "assessments.context_processors.risk_alerts",
             ],
         },
     },

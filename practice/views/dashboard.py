@@ -8,6 +8,7 @@ from practice.views.base import practice_view
 
 @practice_view(Perm.PRACTICE_VIEW_DASHBOARD)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
+    from assessments.selectors_alerts import dashboard_card as risk_alert_card
     from clinical.selectors.notes import outstanding_counts, practice_documentation_backlog
 
     membership = request.membership
@@ -31,5 +32,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             else None,
             # Today's appointments (counts by status, the next few); None keeps the placeholder.
             "today": today,
+            # Open risk alerts (counts only) for members who act on them; None keeps the placeholder.
+            "risk_alerts": risk_alert_card(membership),
         },
     )
