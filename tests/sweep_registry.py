@@ -209,6 +209,17 @@ UI_ROUTES: dict[str, str] = {
     "availability_exception_edit": "scheduling.AvailabilityException",
     "appointment_type_edit": "scheduling.AppointmentType",
     "room_edit": "scheduling.Room",
+    # assessments H3: risk alerts (risk_alert_list takes no id)
+    "risk_alert_detail": "assessments.RiskAlert",
+    # assessments, H2 delivery (protocol_list, protocol_new, assessment_settings take no id; the
+    # public questionnaire_link takes a token)
+    "protocol_edit": "assessments.Protocol",
+    "assessment_administer": "clinical.Patient",
+    "assessment_assign": "clinical.Patient",
+    "assessment_send": "clinical.Patient",
+    "response_detail": "assessments.Response",
+    "response_correct": "assessments.Response",
+    "assignment_end": "assessments.ProtocolAssignment",
     # assessments H4: outcomes (outcome_dashboard, quality_reports and their CSVs take no object id)
     "patient_assessments": "clinical.Patient",
     # not under /p/<slug>/: the caller's own tokens only
