@@ -20,8 +20,8 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from assessments import selectors_alerts, services_alerts, services_delivery
 from assessments import serializers as s
-from assessments import services_alerts
 from assessments.library import INSTRUMENTS, instrument_or_none, to_json
 from assessments.models import Administration, Protocol, ProtocolAssignment, RiskAlert
 from assessments.models import Response as AssessmentResponse
@@ -33,21 +33,6 @@ from practice.audit import access_record
 from practice.errors import DomainError
 from practice.models import AccessEvent, Membership
 from practice.permissions import Perm
-
-
-def _delivery() -> Any:
-    from assessments import services_delivery  # written beside this module in the same build
-
-    return services_delivery
-
-
-def _alert_selectors() -> Any:
-    """The same visibility rule as the alert pages (owners/admins all; others their patients',
-    escalated to them, their supervisees')."""
-    from assessments import selectors_alerts  # written beside this module in the same build
-
-    return selectors_alerts
-
 
 ERROR = OpenApiResponse(description="The API's error shape: {error: {status, code, message, fields}}")
 
@@ -195,7 +180,7 @@ class ProtocolViewSet(_AssessmentViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         fields = self._fields(self.parse(s.ProtocolIn, request.data))
         fields.pop("is_active", None)  # a new protocol is in force
-        protocol = _delivery().protocol_create(by=self.membership, **fields)
+        protocol = services_delivery.protocol_create(by=self.membership, **fields)
         return self._out(protocol, code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -219,9 +204,9 @@ class ProtocolViewSet(_AssessmentViewSet):
                 "channel": protocol.channel,
                 "auto_assign": protocol.auto_assign,
             }
-            protocol = _delivery().protocol_update(protocol=protocol, by=self.membership, **(current | changes))
+            protocol = services_delivery.protocol_update(protocol=protocol, by=self.membership, **(current | changes))
         if is_active is False and protocol.is_active:
-            _delivery().protocol_deactivate(protocol=protocol, by=self.membership)
+            services_delivery.protocol_deactivate(protocol=protocol, by=self.membership)
         return self._out(protocol)
 
 
@@ -275,13 +260,13 @@ class AssignmentViewSet(_AssessmentViewSet):
         if protocol is None:
             raise NotFound("No such protocol.")
         patient = self.patient_or_404(data["patient"])
-        assignment = _delivery().protocol_assign(protocol=protocol, patient=patient, by=self.membership)
+        assignment = services_delivery.protocol_assign(protocol=protocol, patient=patient, by=self.membership)
         return Response(s.AssignmentOut(self.get_queryset().get(pk=assignment.pk)).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
     def end(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         assignment = self.get_object()
-        _delivery().assignment_end(assignment=assignment, by=self.membership)
+        services_delivery.assignment_end(assignment=assignment, by=self.membership)
         return Response(s.AssignmentOut(self.get_queryset().get(pk=assignment.pk)).data)
 
 
@@ -332,7 +317,7 @@ class AdministrationViewSet(_AssessmentViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.parse(s.AdministrationIn, request.data)
         patient = self.patient_or_404(data["patient"])
-        administration = _delivery().administration_request(
+        administration = services_delivery.administration_request(
             patient=patient, instrument_code=data["instrument_code"], channel=data["channel"], by=self.membership
         )
         return Response(
@@ -431,8 +416,7 @@ class RiskAlertViewSet(_AssessmentViewSet):
         if getattr(self, "swagger_fake_view", False):
             return RiskAlert.all_objects.none()
         return (
-            _alert_selectors()
-            .alerts_visible_to(self.membership)
+            selectors_alerts.alerts_visible_to(self.membership)
             .select_related("patient", "response", "clinician", "escalated_to", "acknowledged_by")
             .order_by("-created_at", "-id")
         )

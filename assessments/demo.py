@@ -30,6 +30,8 @@ from django.utils import timezone
 
 from assessments.models import Administration, DeliveryChannel, Protocol, Response, RiskAlert
 from assessments.services import response_record
+from assessments.services_alerts import risk_alert_acknowledge
+from assessments.services_delivery import protocol_create, protocols_auto_assign, token_hash
 from clinical.models import Diagnosis, Patient
 from practice.models import Membership, Practice
 from practice.permissions import Perm, Role
@@ -79,8 +81,6 @@ def demo_questionnaire_token(practice_slug: str) -> str:
 
 def demo_questionnaire_path(practice: Practice) -> str | None:
     """`/q/<token>/` of the demo's open questionnaire, while it is still open."""
-    from assessments.services_delivery import token_hash
-
     token = demo_questionnaire_token(practice.slug)
     still_open = Administration.all_objects.filter(
         practice=practice,
@@ -303,8 +303,6 @@ def _open_alert_response(patient: Patient, now: datetime) -> int:
 
 def _acknowledge_older_alerts(now: datetime) -> None:
     """Every alert but the newest was reviewed by the clinician at the time."""
-    from assessments.services_alerts import risk_alert_acknowledge
-
     alerts = list(RiskAlert.objects.select_related("clinician", "response").order_by("-response__completed_at"))
     actions = (RiskAlert.Action.SAFETY_PLAN_REVIEWED, RiskAlert.Action.CONTACTED_PATIENT)
     for n, alert in enumerate(alerts[1:]):
@@ -322,8 +320,6 @@ def _acknowledge_older_alerts(now: datetime) -> None:
 
 def _pending(practice: Practice, patients: list[Patient], rng: random.Random, now: datetime) -> None:
     """Three questionnaires sent yesterday and still open; the first has the demo's fixed token."""
-    from assessments.services_delivery import token_hash
-
     for n, patient in enumerate(patients[:3]):
         token = demo_questionnaire_token(practice.slug) if n == 0 else f"demo-unused-{rng.getrandbits(128):032x}"
         sent_at = now - timedelta(hours=20 + n)
@@ -345,8 +341,6 @@ def _pending(practice: Practice, patients: list[Patient], rng: random.Random, no
 
 
 def _protocol(practice: Practice, manager: Membership) -> Protocol:
-    from assessments.services_delivery import protocol_create, protocols_auto_assign
-
     protocol = Protocol.objects.filter(name=PROTOCOL_NAME).first() or protocol_create(
         by=manager,
         name=PROTOCOL_NAME,
