@@ -168,3 +168,12 @@ def test_link_of_another_practice_runs_in_that_practice_only(client, administrat
         assert not Response.objects.exists()
     with practice_scope(administration.practice_id):
         assert Response.objects.count() == 1
+
+
+def test_browsers_post_with_origin_null_under_no_referrer(administration):
+    """`Referrer-Policy: no-referrer` makes browsers send `Origin: null`; the token page must take it."""
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.post(URL, _phq9([0] * 9), HTTP_ORIGIN="null")
+    assert page.status_code == 200 and "Thank you" in page.content.decode()
