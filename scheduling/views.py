@@ -144,6 +144,9 @@ class Block:
     color: int = 0
     names: list[str] = field(default_factory=list)
     can_check_in: bool = False
+    # Latest PHQ-9 / GAD-7 severity per attendee (assessments.selectors_patient.SeverityTag), only
+    # for members with ASSESSMENT_VIEW_RESULTS.
+    scores: list = field(default_factory=list)
 
 
 @dataclass
@@ -256,6 +259,13 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
                 )
             )
     index = {(col.day, col.clinician.pk if view == "day" else None): col for col in columns}
+    severities: dict = {}
+    if request.membership.has_perm(Perm.ASSESSMENT_VIEW_RESULTS):
+        from assessments.selectors_patient import latest_severity_by_patient
+
+        severities = latest_severity_by_patient(  # one query for the page
+            att.patient_id for appointment, _s, _e in local for att in appointment.attendees.all()
+        )
 
     for appointment, start, end in local:
         key = (start.date(), appointment.clinician_id if view == "day" else None)
@@ -275,6 +285,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
                 end=end,
                 color=palette_index(appointment.appointment_type.color),
                 names=[att.patient.display_name for att in appointment.attendees.all()],
+                scores=[t for att in appointment.attendees.all() for t in severities.get(att.patient_id, ())],
                 can_check_in=start.date() == today and appointment.status in ("scheduled", "confirmed"),
             )
         )

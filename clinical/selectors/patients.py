@@ -188,6 +188,9 @@ class Chart:
     psychotherapy_notes: list[PsychotherapyNote] = field(default_factory=list)
     # {"next": Appointment | None, "upcoming": [...], "past": [...]} for members with SCHEDULE_VIEW
     appointments: dict | None = None
+    # Latest PHQ-9 / GAD-7 (assessments.selectors_patient.Headline) for members who see results;
+    # None hides the section.
+    assessments: list | None = None
 
     @property
     def primary_diagnosis(self) -> Diagnosis | None:
@@ -255,6 +258,10 @@ def chart_get(*, patient: Patient, membership: Membership) -> Chart:
         .only("public_id", "session_on", "created_at")
         .order_by("-session_on", "-id")
     )
+    if membership.has_perm(Perm.ASSESSMENT_VIEW_RESULTS):
+        from assessments.selectors_patient import chart_headlines
+
+        chart.assessments = chart_headlines(patient=patient)  # one query
     return chart
 
 

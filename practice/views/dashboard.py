@@ -9,6 +9,7 @@ from practice.views.base import practice_view
 @practice_view(Perm.PRACTICE_VIEW_DASHBOARD)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     from assessments.selectors_alerts import dashboard_card as risk_alert_card
+    from assessments.selectors_outcomes import outcome_card
     from clinical.selectors.notes import outstanding_counts, practice_documentation_backlog
 
     membership = request.membership
@@ -34,5 +35,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "today": today,
             # Open risk alerts (counts only) for members who act on them; None keeps the placeholder.
             "risk_alerts": risk_alert_card(membership),
+            # PHQ-9 outcomes of the last 90 days (aggregates only); None keeps the placeholder.
+            "outcomes": outcome_card() if membership.has_perm(Perm.OUTCOMES_VIEW_DASHBOARD) else None,
         },
     )
