@@ -404,6 +404,16 @@ def test_offer_page_accepts_and_then_says_it_is_taken(world, tokens):
     assert "already been taken" in client.post(url1, {"action": "accept"}).content.decode()
 
 
+def test_offer_page_takes_the_browsers_origin_null_post(world, tokens):
+    """The page's `Referrer-Policy: no-referrer` makes browsers post with `Origin: null`."""
+    world.entry()
+    offer_slot(world, world.freed())
+    strict = Client(enforce_csrf_checks=True)
+    url = reverse("waitlist_offer_respond", kwargs={"token": tokens[0]})
+    accepted = strict.post(url, {"action": "accept"}, HTTP_ORIGIN="null")
+    assert accepted.status_code == 200 and "You're booked" in accepted.content.decode()
+
+
 def test_offer_page_unknown_token_is_404(world):
     assert Client().get("/offers/not-a-real-token/").status_code == 404
     assert Client().post("/offers/not-a-real-token/", {"action": "accept"}).status_code == 404
