@@ -36,8 +36,8 @@ def patient(practice_a, clinician_a):
         return PatientFactory(practice=practice_a, primary_clinician=clinician_a)
 
 
-def _book(practice, patient, clinician, days: int, attendee_status: str = "expected"):
-    starts = datetime.combine((timezone.now() + timedelta(days=days)).date(), time(15, 0), tzinfo=UTC)
+def _book(practice, patient, clinician, days: int, attendee_status: str = "expected", hour: int = 15):
+    starts = datetime.combine((timezone.now() + timedelta(days=days)).date(), time(hour, 0), tzinfo=UTC)
     appointment = appointment_with_patient(
         practice, clinician=clinician, patient=patient, starts_at=starts, ends_at=starts + timedelta(minutes=45)
     )
@@ -138,7 +138,9 @@ def test_no_intake_after_an_attended_session_and_due_never_in_the_past(practice_
         assert not Administration.objects.filter(assignment=assignment).exists()
 
         other = PatientFactory(practice=practice_a, primary_clinician=clinician_a)
-        soon = _book(practice_a, other, clinician_a, 1)  # tomorrow: 48 hours before is in the past
+        # tomorrow (an hour later: PostgreSQL refuses a clinician's overlapping appointments), so
+        # 48 hours before it is in the past
+        soon = _book(practice_a, other, clinician_a, 1, hour=17)
         before = timezone.now()
         svc.protocol_assign(protocol=protocol, patient=other, by=clinician_a)
         row = Administration.objects.get(patient=other)
