@@ -49,6 +49,24 @@ def alerts_visible_to(member: Membership) -> QuerySet[RiskAlert]:
     return qs if q is None else qs.filter(q)
 
 
+def open_alerts_on_chart(*, patient, member: Membership) -> list[RiskAlert]:
+    """The patient's open alerts for the chart header (one query); `can_open` says whether the
+    viewer may open the alert page (the same rule as `visible_q`)."""
+    alerts = list(
+        RiskAlert.objects.filter(patient=patient, status=RiskAlert.Status.OPEN)
+        .select_related("clinician")
+        .order_by("-created_at", "-id")
+    )
+    may_act = member.has_perm(Perm.RISK_ALERT_ACKNOWLEDGE)
+    for alert in alerts:
+        alert.can_open = may_act and (
+            member.role in ADMIN_ROLES
+            or member.pk in (alert.clinician_id, alert.escalated_to_id)
+            or (alert.clinician is not None and alert.clinician.supervisor_id == member.pk)
+        )
+    return alerts
+
+
 def risk_alert_list(*, member: Membership, status: str = "") -> list[RiskAlert]:
     """Open alerts first (oldest waiting first), then those acknowledged in the last 30 days
     (newest first). Bounded: three queries, at most LIST_LIMIT rows of each."""

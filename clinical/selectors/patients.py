@@ -191,6 +191,9 @@ class Chart:
     # Latest PHQ-9 / GAD-7 (assessments.selectors_patient.Headline) for members who see results;
     # None hides the section.
     assessments: list | None = None
+    # Open risk alerts on this patient, each with `can_open` for the viewer (safety: every clinician
+    # who opens the chart sees them, not only the one who must acknowledge).
+    open_risk_alerts: list = field(default_factory=list)
 
     @property
     def primary_diagnosis(self) -> Diagnosis | None:
@@ -262,6 +265,10 @@ def chart_get(*, patient: Patient, membership: Membership) -> Chart:
         from assessments.selectors_patient import chart_headlines
 
         chart.assessments = chart_headlines(patient=patient)  # one query
+    if membership.has_perm(Perm.ASSESSMENT_VIEW_RESULTS):
+        from assessments.selectors_alerts import open_alerts_on_chart
+
+        chart.open_risk_alerts = open_alerts_on_chart(patient=patient, member=membership)  # one query
     return chart
 
 
