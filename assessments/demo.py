@@ -313,6 +313,14 @@ def _acknowledge_older_alerts(now: datetime) -> None:
             action=actions[n % 2],
             note="Reviewed the safety plan with the patient; no current intent or plan.",
         )
+    # The demo's history is backdated: each alert opened when its questionnaire came in, and the
+    # older ones were acknowledged within the afternoon.
+    for alert in alerts:
+        completed_at = alert.response.completed_at
+        RiskAlert.objects.filter(pk=alert.pk).update(created_at=completed_at)
+        RiskAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=False).update(
+            acknowledged_at=completed_at + timedelta(hours=3)
+        )
 
 
 # --- Open questionnaires ------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 
 Starts the demo on a free port against a throw-away, freshly seeded SQLite database, signs in
 as the Cedar practice admin (email + password, then the TOTP code of the seeded secret) with
-Debian's chromium driven by Playwright, and saves docs/screenshots/{login,dashboard,staff,chart,note,calendar}.png.
+Debian's chromium driven by Playwright, and saves docs/screenshots/{login,dashboard,staff,chart,note,calendar,outcomes,assessments,risk-alert,
+questionnaire}.png.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def visit(page, url: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def take_screenshots(base: str, env: dict[str, str], account: dict[str, str], password: str) -> None:
+def take_screenshots(
+    base: str, env: dict[str, str], account: dict[str, str], password: str, questionnaire_link: str = ""
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -100,8 +103,13 @@ def take_screenshots(base: str, env: dict[str, str], account: dict[str, str], pa
             expect(page).to_have_url(f"{base}/p/{PRACTICE}/staff/")
             page.screenshot(path=OUT / "staff.png")
 
+            visit(page, f"{base}/p/{PRACTICE}/outcomes/")
+            page.screenshot(path=OUT / "outcomes.png")
+
             clinician_screens(browser, base, password)
             front_desk_screens(browser, base, password)
+            if questionnaire_link:
+                questionnaire_screen(browser, base, questionnaire_link)
         finally:
             browser.close()
 
@@ -126,6 +134,23 @@ def clinician_screens(browser, base: str, password: str) -> None:
     note = page.locator("a[href*='/notes/']:not([href$='/new/'])").first
     visit(page, base + note.get_attribute("href"))
     page.screenshot(path=OUT / "note.png")
+
+    # The demo's one open risk alert, and the longitudinal view of that patient's scores.
+    visit(page, f"{base}/p/{PRACTICE}/alerts/")
+    alert = page.locator("a[href*='/alerts/'][href$='/']:not([href$='/alerts/'])").first
+    visit(page, base + alert.get_attribute("href"))
+    page.screenshot(path=OUT / "risk-alert.png")
+    chart = page.locator("a[href*='/patients/'][href$='/']:not([href$='/patients/'])").first
+    visit(page, base + chart.get_attribute("href") + "assessments/")
+    page.screenshot(path=OUT / "assessments.png", full_page=True)
+    page.close()
+
+
+def questionnaire_screen(browser, base: str, link: str) -> None:
+    """The patient's view of a questionnaire link, on a phone-sized screen."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    visit(page, base + link)
+    page.screenshot(path=OUT / "questionnaire.png")
     page.close()
 
 
@@ -171,7 +196,9 @@ def main() -> None:
             )
             try:
                 wait_until_up(f"{base}/login/", server)
-                take_screenshots(base, env, account, demo["password"])
+                name = next(p["name"] for p in demo["practices"] if p["slug"] == PRACTICE)
+                link = next((q["path"] for q in demo.get("questionnaire_links", []) if q["practice"] == name), "")
+                take_screenshots(base, env, account, demo["password"], link)
             except BaseException:
                 sys.stderr.write(log.read_text()[-4000:])
                 raise
@@ -181,7 +208,18 @@ def main() -> None:
                     server.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     server.kill()
-    for name in ("login", "dashboard", "staff", "chart", "note", "calendar"):
+    for name in (
+        "login",
+        "dashboard",
+        "staff",
+        "chart",
+        "note",
+        "calendar",
+        "outcomes",
+        "assessments",
+        "risk-alert",
+        "questionnaire",
+    ):
         if (OUT / f"{name}.png").exists():
             print(f"wrote {(OUT / f'{name}.png').relative_to(ROOT)}")  # noqa: T201
 

@@ -430,6 +430,7 @@ def result_as_json(result: SeedResult) -> dict[str, Any]:
             for a in result.accounts
         ],
         "portal_patients": result.portal_patients,
+        "questionnaire_links": [{"practice": name, "path": path} for name, path in result.questionnaire_links],
     }
 
 
