@@ -62,6 +62,16 @@ app.conf.update(
             "task": "assessments.tasks_alerts.risk_alerts_escalate_task",
             "schedule": 60.0,
         },
+        # Every 15 minutes: upload released 837 files and collect 999/277CA/835 files (clearinghouse).
+        "clearinghouse-sync": {
+            "task": "billing.tasks_clearinghouse.clearinghouse_sync_task",
+            "schedule": 900.0,
+        },
+        # Every 10 minutes: charges whose creation a crash interrupted (signed notes without one).
+        "charges-catch-up": {
+            "task": "billing.tasks_charges.charges_catch_up_task",
+            "schedule": 600.0,
+        },
         "notifications-recover-stuck": {
             "task": "notifications.tasks.notifications_recover_stuck_task",
             "schedule": 60.0,

@@ -51,6 +51,8 @@ class Perm(StrEnum):
     # Billing
     BILLING_VIEW = "billing.view"
     BILLING_MANAGE = "billing.manage"
+    BILLING_SETUP = "billing.setup"  # payers, fee schedules, billing identity, clearinghouse
+    COVERAGE_MANAGE = "billing.manage_coverage"  # insurance cards, authorizations, eligibility
     AR_VIEW_DASHBOARD = "ar.view_dashboard"
 
 
@@ -98,6 +100,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.SCHEDULE_MANAGE,
             Perm.BILLING_VIEW,
             Perm.BILLING_MANAGE,
+            Perm.BILLING_SETUP,
+            Perm.COVERAGE_MANAGE,
         }
     ),
     # Own caseload and patients explicitly shared with them.
@@ -115,6 +119,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.PATIENT_VIEW_ALL_PATIENTS,
             Perm.SCHEDULE_VIEW,
             Perm.SCHEDULE_MANAGE,
+            Perm.COVERAGE_MANAGE,
         }
     ),
     # What billing needs: demographics, coverage, claims; never psychotherapy notes.
@@ -126,6 +131,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.SCHEDULE_VIEW,
             Perm.BILLING_VIEW,
             Perm.BILLING_MANAGE,
+            Perm.BILLING_SETUP,
+            Perm.COVERAGE_MANAGE,
             Perm.AR_VIEW_DASHBOARD,
         }
     ),

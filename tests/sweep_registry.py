@@ -14,6 +14,7 @@ from django.db.models import Model
 from django.utils.timezone import now
 
 from assessments.tests import factories as af
+from billing.tests import factories as bf
 from clinical.tests import factories as cf
 from notifications.tests import factories as nf
 from practice.models import Practice
@@ -51,6 +52,12 @@ def _appointment(p, member=None):
     return sf.appointment_with_patient(
         p, clinician=member, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=45)
     )
+
+
+def _scrub_rule_setting(p):
+    from billing.models import ScrubRuleSetting
+
+    return ScrubRuleSetting.all_objects.create(practice=p, payer=bf.PayerFactory(practice=p), rule_code="C8")
 
 
 def _plan(p, member=None):
@@ -126,6 +133,28 @@ SWEPT_MODELS: dict[str, Maker] = {
     ),
     "assessments.Response": lambda p, member=None: af.ResponseFactory(practice=p, patient=_patient(p, member)),
     "assessments.RiskAlert": lambda p, member=None: af.RiskAlertFactory(practice=p, patient=_patient(p, member)),
+    # billing (issue 6)
+    "billing.RenderingProvider": lambda p, member=None: bf.RenderingProviderFactory(
+        practice=p, **({"membership": member} if member else {})
+    ),
+    "billing.Payer": lambda p, member=None: bf.PayerFactory(practice=p),
+    "billing.ScrubRuleSetting": lambda p, member=None: _scrub_rule_setting(p),
+    "billing.FeeSchedule": lambda p, member=None: bf.FeeScheduleFactory(practice=p),
+    "billing.FeeScheduleEntry": lambda p, member=None: bf.FeeScheduleEntryFactory(practice=p),
+    "billing.SlidingScaleTier": lambda p, member=None: bf.SlidingScaleTierFactory(practice=p),
+    "billing.Coverage": lambda p, member=None: bf.CoverageFactory(practice=p, patient=_patient(p, member)),
+    "billing.PriorAuthorization": lambda p, member=None: bf.PriorAuthorizationFactory(
+        practice=p, coverage=bf.CoverageFactory(practice=p, patient=_patient(p, member))
+    ),
+    "billing.EligibilityCheck": lambda p, member=None: bf.EligibilityCheckFactory(
+        practice=p, coverage=bf.CoverageFactory(practice=p, patient=_patient(p, member))
+    ),
+    "billing.Charge": lambda p, member=None: bf.ChargeFactory(practice=p),
+    "billing.Claim": lambda p, member=None: bf.claim_with_lines(p),
+    "billing.ClaimLine": lambda p, member=None: bf.claim_with_lines(p).lines.first(),
+    "billing.ClaimFile": lambda p, member=None: bf.ClaimFileFactory(practice=p),
+    "billing.Transmission": lambda p, member=None: bf.TransmissionFactory(practice=p),
+    "billing.InboundFile": lambda p, member=None: bf.InboundFileFactory(practice=p),
     "clinical.EmergencyAccess": lambda p, member=None: cf.EmergencyAccessFactory(
         patient=_patient(p), **({"membership": member} if member else {})
     ),
@@ -141,6 +170,12 @@ NOT_EXPOSED_BY_ID: dict[str, str] = {
     "notifications.NotificationSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
     "assessments.AssessmentSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
     "assessments.MeasureSummary": "derived per patient-measure rows read only in aggregate by the outcome dashboard",
+    "billing.BillingProfile": "one row per practice, edited on the billing settings page (no id in URLs)",
+    "billing.ClearinghouseConnection": "one row per practice, edited on the billing settings page (no id in URLs)",
+    "billing.ControlNumberCounter": "internal X12 control-number counters; never shown",
+    "billing.PatientBillingSettings": "one row per patient, edited on the patient's billing page (patient id in URLs)",
+    "billing.ClaimEvent": "append-only history shown inside its claim's page",
+    "billing.ScrubFinding": "shown inside its claim's page; replaced on every scrub",
 }
 
 # UI route name -> model label of the route's own object: the LAST id kwarg of its URL. Other id

@@ -179,6 +179,12 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 # outside records fit; larger files are refused before anything is stored.
 TEND_MAX_UPLOAD_BYTES = env.int("TEND_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 
+# Billing: the key that encrypts clearinghouse credentials at rest (billing/crypto.py). Without it,
+# one is derived from SECRET_KEY; production sets its own (and rotating SECRET_KEY then keeps it).
+TEND_FIELD_ENCRYPTION_KEY = env.str("TEND_FIELD_ENCRYPTION_KEY", default="")
+# X12 interchange sender qualifier / usage defaults for generated files (ISA05, ISA15).
+TEND_X12_USAGE_INDICATOR = env.str("TEND_X12_USAGE_INDICATOR", default="T")
+
 # Email and SMS
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -271,6 +277,11 @@ SPECTACULAR_SETTINGS = {
         "AdministrationStatusEnum": "assessments.models.Administration.Status",
         "RiskAlertStatusEnum": "assessments.models.RiskAlert.Status",
         "AssignmentStatusEnum": "assessments.models.ProtocolAssignment.Status",
+        # billing (issue 6)
+        "ClaimStatusEnum": "billing.models.Claim.Status",
+        "ChargeStatusEnum": "billing.models.Charge.Status",
+        "ClaimFileStatusEnum": "billing.models.ClaimFile.Status",
+        "EligibilityStatusEnum": "billing.models.EligibilityCheck.Status",
         "InstrumentCodeEnum": "assessments.serializers.INSTRUMENT_CODES",
     },
 }
