@@ -1,0 +1,3 @@
+"""Filled in by the issue-6 build."""
+
+urlpatterns: list = []
