@@ -1,0 +1,101 @@
+"""Validate X12 with pyx12's Python API (billing.md §1.2). Never the `x12valid` exit status, which
+is meaningless (§1.1). pyx12 checks structure, counts, control numbers, required elements and code
+values; business rules (NPI Luhn, pointers, totals, ZIP+4 ...) are the scrubber's (§1.3)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+from dataclasses import dataclass
+
+import pyx12.error_handler
+import pyx12.params
+import pyx12.x12n_document
+
+logging.getLogger("pyx12").addHandler(logging.NullHandler())
+
+
+@dataclass(frozen=True)
+class X12Problem:
+    line: int | None
+    segment: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "segment": self.segment, "message": self.message}
+
+
+def _walk(node, out: list[X12Problem]) -> None:
+    if isinstance(node, dict):
+        segment = node.get("seg_id") or ""
+        line = node.get("cur_line")
+        for err in node.get("errors") or []:
+            out.append(X12Problem(_int(line), segment, _message(err)))
+        for element in node.get("elements") or []:
+            for err in (element or {}).get("errors") or []:
+                out.append(X12Problem(_int(line), segment, _message(err)))
+        for key, value in node.items():
+            if key in {"errors", "elements"}:
+                continue
+            if isinstance(value, (list, dict)):
+                _walk(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _walk(item, out)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(err) -> str:
+    if isinstance(err, dict):
+        code = err.get("err_cde") or ""
+        text = err.get("err_str") or ""
+        return f"{text} (code {code})" if code else str(text)
+    return str(err)
+
+
+class _Capture(logging.Handler):
+    """pyx12 logs every error as 'ERROR Line:<n> ...'; keep them as a fallback source."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def validate_x12(text: str) -> tuple[bool, list[dict], str]:
+    """(ok, problems as dicts with line/segment/message, the 999 pyx12 generates)."""
+    fd_999, fd_json = io.StringIO(), io.StringIO()
+    capture = _Capture()
+    logger = logging.getLogger("pyx12")
+    logger.addHandler(capture)
+    try:
+        ok = pyx12.x12n_document.x12n_document(
+            param=pyx12.params.params(),
+            src_file=io.StringIO(text),
+            fd_997=fd_999,
+            fd_html=None,
+            fd_xmldoc=None,
+            fd_json=fd_json,
+        )
+    except Exception as exc:  # pyx12 raises on unreadable envelopes and unknown versions
+        return False, [X12Problem(None, "", f"pyx12 could not read the file: {exc}").as_dict()], ""
+    finally:
+        logger.removeHandler(capture)
+    problems: list[X12Problem] = []
+    with contextlib.suppress(ValueError):
+        _walk(json.loads(fd_json.getvalue() or "{}"), problems)
+    if not ok and not problems:
+        problems = [X12Problem(None, "", message) for message in capture.messages] or [
+            X12Problem(None, "", "pyx12 reported a failure without details.")
+        ]
+    return bool(ok), [p.as_dict() for p in problems], fd_999.getvalue()
