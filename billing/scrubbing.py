@@ -1753,3 +1753,32 @@ def check_secondary(ctx: ScrubContext) -> list[Hit]:
             ctx.url("patient_coverage", patient_id=ctx.patient.public_id) or ctx.url_coverage(),
         )
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The rule catalogue (docs/scrubbing.md is generated from RULES; a test fails when they differ)
+
+CATALOGUE_HEADER = """# Claim scrubbing rules
+
+Generated from `billing.scrubbing.RULES` by `python manage.py shell --no-imports -c "from billing.scrubbing
+import catalogue; print(catalogue(), end='')" > docs/scrubbing.md`; `billing/tests/
+test_scrub_rules.py` fails when this file and the registry disagree.
+
+Severity: **error** blocks submission, **warning** informs. Every rule can be switched off, given
+another severity or configured for the practice or for one payer (Billing setup → scrub rule
+settings, or a payer's page): a payer's setting wins over the practice-wide one. Each finding
+says what is wrong with the real values, how to fix it, and links the page where it is fixed.
+[U] marks a default that billing.md lists as unconfirmed: set it per payer.
+
+| Code | Severity | Rule | Configuration (default) | Source |
+|---|---|---|---|---|
+"""
+
+
+def catalogue() -> str:
+    rows = []
+    for r in RULES.values():
+        config = ", ".join(f"`{k}` ({v!r})" for k, v in r.config.items()) or "—"
+        title = f"{r.title} [U]" if r.unconfirmed else r.title
+        rows.append(f"| {r.code} | {r.severity} | {title} | {config} | {r.source.replace('|', '/')} |")
+    return CATALOGUE_HEADER + "\n".join(rows) + "\n"

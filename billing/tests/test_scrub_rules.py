@@ -600,3 +600,12 @@ def test_corrected_responses_do_not_count_for_96127(claim):
     assert "P7" not in codes(claim)  # the correction replaces the original: still two instruments
     set_line(claim, units=3)
     assert "P7" in codes(claim)
+
+
+def test_docs_catalogue_matches_the_registry():
+    from pathlib import Path
+
+    from billing.scrubbing import catalogue
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "scrubbing.md"
+    assert doc.read_text() == catalogue(), "regenerate it: see the command at the top of docs/scrubbing.md"
