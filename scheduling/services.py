@@ -662,6 +662,11 @@ def _set_status(
         appointment.fee_due = fee_due
         fields.append("fee_due")
     appointment.save(update_fields=fields)
+    if appointment.fee_due and to_status in (S.LATE_CANCELLED, S.NO_SHOW):
+        # Billing (issue 6): the fee becomes a patient charge on commit, never an insurance claim.
+        from billing.services_charges import appointment_fee_on_commit
+
+        appointment_fee_on_commit(appointment_id=appointment.pk, practice_id=appointment.practice_id)
     _record_change(appointment, from_status=from_status, to_status=to_status, by=by, source=source, reason=reason)
     attendee_status = _ATTENDEE_FOR.get(to_status)
     if attendee_status:

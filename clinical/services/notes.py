@@ -353,7 +353,15 @@ def note_sign(*, note: ProgressNote, by: Membership, credential: str) -> Progres
     note.content_hash = note.compute_content_hash()
     note.save(update_fields=["status", "signed_at", "cosigner", "content_hash", "updated_at"])
     _risk_alerts_addressed(note)
+    _charge_on_commit(note)
     return note
+
+
+def _charge_on_commit(note: ProgressNote) -> None:
+    """Billing (issue 6): a SIGNED note's charge is captured on commit (no re-entry)."""
+    from billing.services_charges import note_signed_on_commit
+
+    note_signed_on_commit(note)
 
 
 def _risk_alerts_addressed(note: ProgressNote) -> None:
@@ -389,6 +397,7 @@ def note_cosign(*, note: ProgressNote, by: Membership, credential: str) -> Progr
     note.cosigner = by
     note.cosigned_at = timezone.now()
     note.save(update_fields=["status", "cosigner", "cosigned_at", "updated_at"])
+    _charge_on_commit(note)
     return note
 
 
