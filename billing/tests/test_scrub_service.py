@@ -29,7 +29,7 @@ def scoped(practice_a):
 
 def _break_two_errors_one_warning(claim):
     """R6 (TIN, error), D6 (dangling pointer, error), P1 (missing minutes, warning)."""
-    bm.BillingProfile.objects.update(tin="12-3456789")
+    bm.BillingProfile.objects.update(tin="12345678")
     line = bm.ClaimLine.objects.get(claim=claim)
     line.diagnosis_pointers = [2]
     line.minutes = None
@@ -51,7 +51,7 @@ def test_scrub_stores_findings_counts_and_an_event(scoped, clinician_a):
     assert [(r.rule_code, r.severity) for r in rows] == [("D6", "error"), ("P1", "warning"), ("R6", "error")]
     line = bm.ClaimLine.objects.get(claim=claim)
     assert rows[0].line_id == line.pk and rows[2].line_id is None
-    assert "12-3456789" in rows[2].message and rows[2].fix
+    assert "12345678" in rows[2].message and rows[2].fix
     event = bm.ClaimEvent.objects.get(claim=claim)
     assert event.note == "scrubbed: 2 errors, 1 warning"
     assert (event.from_status, event.to_status, event.by, event.source) == ("draft", "draft", clinician_a, "staff")
@@ -162,7 +162,7 @@ def test_registry_codes_fit_the_setting_column():
 
 def _claims(practice, n):
     claims = [claim_with_lines(practice) for _ in range(n)]
-    bm.BillingProfile.objects.update(tin="12-3456789")  # one finding per claim
+    bm.BillingProfile.objects.update(tin="12345678")  # one finding per claim
     # (SQLite splits a bulk insert past ~90 findings by its parameter limit; PostgreSQL does not)
     return claims
 
