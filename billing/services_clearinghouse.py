@@ -18,7 +18,6 @@ Secrets: decrypted only to open a connection; never logged, never returned to a 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -32,6 +31,8 @@ from django.utils import timezone
 
 from billing import crypto
 from billing.models import ClaimFile, ClearinghouseConnection, InboundFile, Transmission
+from billing.selectors_clearinghouse import clearinghouse_connection_get
+from billing.services_acks import MAX_CONTENT_BYTES, inbound_file_import
 from billing.sftp import (
     HostKeyRefused,
     LoginRefused,
@@ -51,17 +52,8 @@ logger = logging.getLogger(__name__)
 # outcome (so a refused login is visible even when nothing is waiting to upload). Parentheses are
 # outside sftp.SAFE_NAME, so no real remote file can have this name.
 LISTING = "(folder listing)"
-MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024  # an 835 for a small practice is kilobytes; refuse anything absurd
 LOCK_SECONDS = 30 * 60
 _MAX_ATTEMPTS_SHOWN = 32767  # PositiveSmallIntegerField
-
-# GS01 functional identifier code -> kind (X12 479; billing.md §2.2): FA 999, HN 277CA, HP 835, HB 271.
-GS01_KINDS = {
-    "FA": InboundFile.Kind.ACK_999,
-    "HN": InboundFile.Kind.CLAIM_STATUS_277CA,
-    "HP": InboundFile.Kind.REMITTANCE_835,
-    "HB": InboundFile.Kind.ELIGIBILITY_271,
-}
 
 
 @dataclass
@@ -75,11 +67,6 @@ class SyncResult:
 
 
 # --- Connection settings -----------------------------------------------------------------------
-
-
-def clearinghouse_connection_get() -> ClearinghouseConnection | None:
-    """The practice's connection (the current scope's), or None."""
-    return ClearinghouseConnection.objects.first()
 
 
 @transaction.atomic
@@ -288,7 +275,7 @@ def clearinghouse_upload_released(*, practice_id: int) -> SyncResult:
         if not work:
             return result
         try:
-            client = SftpClient(sftp_settings(connection)).__enter__()
+            client = SftpClient(sftp_settings(connection)).open()
         except SftpError as exc:
             for row, claim_file in work:
                 _record_failure(row.pk, exc)
@@ -349,7 +336,7 @@ def clearinghouse_download_new(*, practice_id: int) -> SyncResult:
             return result
         listing = _transmission_for(connection, Transmission.Direction.DOWNLOAD, LISTING)
         try:
-            client = SftpClient(sftp_settings(connection)).__enter__()
+            client = SftpClient(sftp_settings(connection)).open()
         except SftpError as exc:
             _record_failure(listing.pk, exc)
             if isinstance(exc, SftpNetworkError):
@@ -376,8 +363,8 @@ def clearinghouse_download_new(*, practice_id: int) -> SyncResult:
                 if remote.name in done:
                     continue
                 row = _transmission_for(connection, Transmission.Direction.DOWNLOAD, remote.name)
-                if remote.size > MAX_DOWNLOAD_BYTES:
-                    _record_failure(row.pk, f"The file is {remote.size} bytes; files over 50 MB are not collected.")
+                if remote.size > MAX_CONTENT_BYTES:
+                    _record_failure(row.pk, f"The file is {remote.size} bytes; files over 20 MB are not collected.")
                     result.failed.append(remote.name)
                     continue
                 try:
@@ -411,34 +398,13 @@ def _listing_ok(transmission_id: int, connection_id: int) -> None:
     ClearinghouseConnection.objects.filter(pk=connection_id).update(last_polled_at=now, updated_at=now)
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")  # X12 basic/extended character sets fit in latin-1
-
-
-def kind_from_gs01(content: str) -> str:
-    """The inbound kind from GS01 (element separator = ISA's 4th character; billing.md §2.2)."""
-    text = content.lstrip()
-    if not text.startswith("ISA") or len(text) < 106:
-        return InboundFile.Kind.UNKNOWN
-    element, segment = text[3], text[105]
-    for seg in text.split(segment):
-        parts = seg.strip().split(element)
-        if parts[0] == "GS" and len(parts) > 1:
-            return GS01_KINDS.get(parts[1].strip(), InboundFile.Kind.UNKNOWN)
-    return InboundFile.Kind.UNKNOWN
-
-
 @transaction.atomic
 def _import_downloaded(transmission_id: int, filename: str, data: bytes) -> InboundFile:
-    """Hand the file to the acknowledgement import (helper B4's service when present) and mark the
-    transmission done, in one transaction: a crash leaves the file to be collected again, and the
-    import itself ignores content it has seen (sha256 per practice)."""
+    """Hand the file to the acknowledgement import and mark the transmission done, in one
+    transaction: a crash leaves the file to be collected again, and the import itself ignores
+    content it has seen (sha256 per practice)."""
     row = Transmission.objects.select_for_update().get(pk=transmission_id)
-    content = _decode(data)
-    inbound = _inbound_import(practice_id=row.practice_id, filename=filename, content=content)
+    inbound = _inbound_import(practice_id=row.practice_id, filename=filename, data=data)
     row.inbound_file = inbound
     row.status, row.finished_at, row.last_error = Transmission.Status.DONE, timezone.now(), ""
     row.attempts = min(row.attempts + 1, _MAX_ATTEMPTS_SHOWN)
@@ -446,31 +412,8 @@ def _import_downloaded(transmission_id: int, filename: str, data: bytes) -> Inbo
     return inbound
 
 
-def _inbound_import(*, practice_id: int, filename: str, content: str) -> InboundFile:
-    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
-    try:
-        from billing.services_acks import inbound_file_import
-    except ImportError:
-        inbound_file_import = None
-    if inbound_file_import is not None:
-        practice = Practice.objects.get(pk=practice_id)
-        try:
-            imported = inbound_file_import(practice=practice, filename=filename, content=content, by=None)
-        except DomainError:
-            # The same bytes imported earlier (by hand, or under another name) count as collected.
-            seen = InboundFile.objects.filter(sha256=digest).first()
-            if seen is None:
-                raise
-            return seen
-        if isinstance(imported, InboundFile):
-            return imported
-        found = InboundFile.objects.filter(sha256=digest).first()
-        if found is None:
-            raise DomainError("The acknowledgement import did not store the file.")
-        return found
-    inbound, _ = InboundFile.objects.get_or_create(
-        practice_id=practice_id,
-        sha256=digest,
-        defaults={"kind": kind_from_gs01(content), "filename": filename[:200], "content": content},
-    )
-    return inbound
+def _inbound_import(*, practice_id: int, filename: str, data: bytes) -> InboundFile:
+    """The acknowledgement import stores the bytes once per practice (sha256, the same digest as a
+    file uploaded by hand on the EDI files page) and applies it; an unreadable file is stored as
+    rejected, so it is not collected again."""
+    return inbound_file_import(practice=Practice.objects.get(pk=practice_id), filename=filename, content=data)

@@ -182,6 +182,10 @@ class SftpClient:
         self._sftp = await self._conn.start_sftp_client()
 
     def __enter__(self) -> SftpClient:
+        return self.open()
+
+    def open(self) -> SftpClient:
+        """Connect and log in (the caller then owns `close()`)."""
         self._loop = asyncio.new_event_loop()
         try:
             self._run(self._open(), timeout=self.settings.connect_timeout + 5)

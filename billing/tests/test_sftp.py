@@ -9,7 +9,6 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from django.db import connection as db_connection
 from django_scopes import scopes_disabled
 
 from billing import crypto
@@ -19,7 +18,6 @@ from billing.services_clearinghouse import (
     clearinghouse_download_new,
     clearinghouse_test,
     clearinghouse_upload_released,
-    kind_from_gs01,
 )
 from billing.sftp import HostKeyRefused, SftpClient, SftpNetworkError, fetch_host_key, fingerprint
 from billing.tests.factories import ClaimFileFactory, ClearinghouseConnectionFactory
@@ -28,25 +26,15 @@ from practice.scoping import practice_scope
 
 pytestmark = pytest.mark.django_db
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "x12"
+DATA = Path(__file__).resolve().parent / "data"  # B4's acknowledgement fixtures (see its README)
 
 
-def isa(control: str = "000000001", *, sender: str = "CLEARINGHOUSE", receiver: str = "SUBMITTER01") -> str:
-    """An ISA segment of exactly 106 characters (fixed-width elements, X12 5010)."""
-    segment = f"ISA*00*{'':10}*00*{'':10}*ZZ*{sender:15}*ZZ*{receiver:15}*260105*1200*^*00501*{control}*0*T*:~"
-    assert len(segment) == 106
-    return segment
-
-
-def ack_999(accepted: bool = True) -> str:
-    """A minimal 999 acknowledging one 837P transaction set (005010X231A1)."""
-    code = "A" if accepted else "R"
-    return (
-        isa("000000101")
-        + "GS*FA*CLEARINGHOUSE*SUBMITTER01*20260105*1200*101*X*005010X231A1~"
-        + "ST*999*0001*005010X231A1~AK1*HC*1*005010X222A1~AK2*837*0001*005010X222A1~"
-        + f"IK5*{code}~AK9*{code}*1*1*{1 if accepted else 0}~SE*6*0001~GE*1*101~IEA*1*000000101~"
-    )
+def ack_999(claim_file: ClaimFile | None = None) -> str:
+    """B4's accepted 999, acknowledging `claim_file` (its GS06 / ST02) or nothing of ours."""
+    text = (DATA / "ack_999_accepted.txt").read_text()
+    gs06 = claim_file.group_control_number if claim_file else "999999"
+    st02 = claim_file.transaction_control_number if claim_file else "9999"
+    return text.replace("{GS06}", gs06).replace("{ST02}", st02)
 
 
 @pytest.fixture
@@ -124,31 +112,50 @@ def test_file_for_production_is_not_sent_over_a_test_connection(server, connecti
 
 
 def test_two_acknowledgement_files_are_collected_once_and_left_on_the_server(server, connection, practice_a):
+    claim_file = ClaimFileFactory(practice=practice_a)
+    with practice_scope(practice_a):
+        clearinghouse_upload_released(practice_id=practice_a.pk)
     outbound = server.root / "outbound"
-    (outbound / "ack-000101.999").write_text(ack_999())
-    remittance = (REFERENCE / "synthetic_bh_835.txt").read_text()
-    (outbound / "era-0001.835").write_text(remittance)
+    # the clearinghouse answers: a 999 accepting our file, and an 835
+    (outbound / "ack-000901.999").write_text(ack_999(claim_file))
+    (outbound / "era-0001.835").write_bytes((DATA / "synthetic_bh_835.txt").read_bytes())
     (outbound / "half.999.part").write_text("ISA*")  # still being written by the clearinghouse
     (outbound / ".hidden").write_text("x")
     with practice_scope(practice_a):
         first = clearinghouse_download_new(practice_id=practice_a.pk)
         second = clearinghouse_download_new(practice_id=practice_a.pk)
-    assert sorted(first.done) == ["ack-000101.999", "era-0001.835"]
+    assert sorted(first.done) == ["ack-000901.999", "era-0001.835"]
     assert second.done == [] and second.failed == []
     with scopes_disabled():
         inbound = {f.filename: f for f in InboundFile.all_objects.filter(practice=practice_a)}
         connection.refresh_from_db()
-    assert sorted(inbound) == ["ack-000101.999", "era-0001.835"]
-    assert inbound["ack-000101.999"].kind == "999"
-    assert inbound["ack-000101.999"].content == ack_999()
+        claim_file.refresh_from_db()
+    assert sorted(inbound) == ["ack-000901.999", "era-0001.835"]
+    assert inbound["ack-000901.999"].kind == "999" and inbound["ack-000901.999"].status == "processed"
+    assert inbound["ack-000901.999"].content == ack_999(claim_file)
     assert inbound["era-0001.835"].kind == "835"
+    assert claim_file.status == ClaimFile.Status.ACCEPTED  # the 999 reached the file we sent
     downloads = {r.filename: r for r in _rows(practice_a, direction="download")}
     assert downloads[LISTING].status == "done"
-    assert downloads["ack-000101.999"].status == "done"
-    assert downloads["ack-000101.999"].inbound_file_id == inbound["ack-000101.999"].pk
+    assert downloads["ack-000901.999"].status == "done"
+    assert downloads["ack-000901.999"].inbound_file_id == inbound["ack-000901.999"].pk
     assert "half.999.part" not in downloads and ".hidden" not in downloads
-    assert sorted(p.name for p in outbound.iterdir()) == [".hidden", "ack-000101.999", "era-0001.835", "half.999.part"]
+    assert sorted(p.name for p in outbound.iterdir()) == [".hidden", "ack-000901.999", "era-0001.835", "half.999.part"]
     assert connection.last_polled_at is not None
+
+
+def test_a_file_already_imported_by_hand_is_linked_not_imported_again(server, connection, practice_a):
+    from billing.services_acks import inbound_file_import
+
+    data = (DATA / "synthetic_bh_835.txt").read_bytes()
+    with practice_scope(practice_a):
+        by_hand = inbound_file_import(practice=practice_a, filename="uploaded.835", content=data)
+    (server.root / "outbound" / "era.835").write_bytes(data)
+    with practice_scope(practice_a):
+        assert clearinghouse_download_new(practice_id=practice_a.pk).done == ["era.835"]
+    with scopes_disabled():
+        assert InboundFile.all_objects.filter(practice=practice_a).count() == 1
+    assert {r.filename: r.inbound_file_id for r in _rows(practice_a, direction="download")}["era.835"] == by_hand.pk
 
 
 def test_unknown_host_key_is_refused_and_recorded(server, connection, practice_a):
@@ -284,15 +291,3 @@ def test_client_refuses_names_with_path_separators(server):
     with SftpClient(settings) as client, pytest.raises(SftpError, match="Refusing"):
         client.put("/inbound", "../escape", b"x")
     assert server.writes == []
-
-
-def test_kind_is_read_from_gs01():
-    assert kind_from_gs01(ack_999()) == "999"
-    assert kind_from_gs01(isa() + "GS*HN*A*B*20260105*1200*1*X*005010X214~") == "277CA"
-    assert kind_from_gs01(isa() + "GS*HC*A*B*20260105*1200*1*X*005010X222A1~") == "unknown"
-    assert kind_from_gs01("not x12") == "unknown"
-
-
-def test_database_vendor_does_not_matter_here():
-    # These tests run the same on SQLite and PostgreSQL (no vendor-specific SQL in the sync).
-    assert db_connection.vendor in {"sqlite", "postgresql"}
