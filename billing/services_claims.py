@@ -263,6 +263,13 @@ def claim_transition(*, claim: Claim, to: str, by: Membership | None, source: st
     if to == S.REJECTED and note:
         locked.rejection_reason = note
         fields.append("rejection_reason")
+    if current == S.REJECTED and to == S.DRAFT and locked.claim_file_id:
+        # Resubmitting on purpose: the fixed claim goes into a new 837 file (a rejected claim
+        # was never filed, billing.md C8); its old file stays on record in the event.
+        note = (note + " " if note else "") + f"(was in 837 file {locked.claim_file.filename})"
+        locked.claim_file = None
+        locked.submitted_at = None
+        fields += ["claim_file", "submitted_at"]
     locked.save(update_fields=fields)
     _event(locked, from_status=current, to_status=to, by=by, source=source, note=note)
     if to == S.ACCEPTED and locked.frequency == Claim.Frequency.VOID and locked.original_id:

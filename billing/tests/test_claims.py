@@ -155,6 +155,16 @@ def test_transitions_follow_the_table_and_are_recorded(world, biller):
     ]
 
 
+def test_a_rejected_claim_back_to_draft_leaves_its_file_for_resubmission(world, biller):
+    claim = _draft(world)
+    claim_file = bf.ClaimFileFactory(practice=world.practice, filename="837P-000007.x12")
+    Claim.objects.filter(pk=claim.pk).update(status=S.REJECTED, claim_file=claim_file, submitted_at=timezone.now())
+    svc.claim_transition(claim=claim, to=S.DRAFT, by=biller, note="member id fixed")
+    claim.refresh_from_db()
+    assert claim.claim_file is None and claim.submitted_at is None
+    assert ClaimEvent.objects.filter(claim=claim).last().note == "member id fixed (was in 837 file 837P-000007.x12)"
+
+
 def test_a_void_claim_is_final(world, biller):
     claim = _draft(world)
     svc.claim_void(claim=claim, by=biller)
