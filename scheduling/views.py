@@ -395,6 +395,8 @@ def appointment_new_view(request: HttpRequest) -> HttpResponse:
                     _show_error(form, exc)
             else:
                 messages.success(request, "Series booked." if appointment.series_id else "Appointment booked.")
+                for warning in _authorization_warnings(appointment):
+                    messages.warning(request, warning)
                 return _detail_redirect(request, appointment)
         selected = list(form.cleaned_data.get("patient") or []) if hasattr(form, "cleaned_data") else []
     else:
@@ -503,6 +505,13 @@ def _next_statuses(appointment: Appointment) -> list[tuple[str, str]]:
     return [(value, label) for value, label in STATUS_BUTTONS if value in allowed]
 
 
+def _authorization_warnings(appointment: Appointment) -> list[str]:
+    """Billing: the payer needs a prior authorization this visit lacks (a warning, never a block)."""
+    from billing.selectors_setup import appointment_authorization_warnings
+
+    return appointment_authorization_warnings(appointment)
+
+
 def _detail_context(request: HttpRequest, appointment: Appointment, **forms_: Any) -> dict[str, Any]:
     membership = request.membership
     tz = _tz_for(appointment, request.practice.timezone)
@@ -543,6 +552,9 @@ def _detail_context(request: HttpRequest, appointment: Appointment, **forms_: An
         "in_series": in_series,
         "series_siblings": series_siblings,
         "is_active": appointment.status in Appointment.ACTIVE_STATUSES,
+        "auth_warnings": _authorization_warnings(appointment)
+        if appointment.status in Appointment.ACTIVE_STATUSES and appointment.starts_at >= timezone.now()
+        else [],
         "is_cancelled": appointment.status in CANCELLED,
         "late": _late_cancel(appointment),
         "can_manage": can_manage,
@@ -597,6 +609,9 @@ def appointment_reschedule_view(request: HttpRequest, appointment_id: Any) -> Ht
                 _show_error(form, exc)
         else:
             messages.success(request, "Appointment moved.")
+            appointment.refresh_from_db()
+            for warning in _authorization_warnings(appointment):
+                messages.warning(request, warning)
             return _detail_redirect(request, appointment)
     context = _detail_context(request, appointment, reschedule_form=form, open_dialog="reschedule")
     return render(request, T + "appointment_detail.html", context, status=400)

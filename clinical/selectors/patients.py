@@ -194,6 +194,9 @@ class Chart:
     # Open risk alerts on this patient, each with `can_open` for the viewer (safety: every clinician
     # who opens the chart sees them, not only the one who must acknowledge).
     open_risk_alerts: list = field(default_factory=list)
+    # Active coverage and billing settings (billing.selectors_setup.chart_billing) for members with
+    # COVERAGE_MANAGE or BILLING_VIEW; None hides the section.
+    billing: dict | None = None
 
     @property
     def primary_diagnosis(self) -> Diagnosis | None:
@@ -223,6 +226,10 @@ def chart_get(*, patient: Patient, membership: Membership) -> Chart:
         consents=consent_overview(patient),
         appointments=chart_appointments(patient=patient, membership=membership),
     )
+    if membership.has_perm(Perm.COVERAGE_MANAGE) or membership.has_perm(Perm.BILLING_VIEW):
+        from billing.selectors_setup import chart_billing
+
+        chart.billing = chart_billing(patient=patient, membership=membership)  # two queries
     if not clinical:
         return chart
     diagnoses = list(
