@@ -13,6 +13,9 @@ way to tell). Remote files are never deleted: clearinghouses differ (some remove
 themselves, some archive them, some forbid deletes), and the Transmission rows already remember
 what was collected.
 
+The sync functions are not one transaction (they wait on the network); each step that changes
+rows (record a failure, mark a file sent, import a collected file) is its own short transaction.
+
 Secrets: decrypted only to open a connection; never logged, never returned to a page.
 """
 
@@ -268,7 +271,8 @@ def clearinghouse_upload_released(*, practice_id: int) -> SyncResult:
             if row.status == Transmission.Status.DONE:
                 continue
             if reason := _upload_mismatch(connection, claim_file):
-                _record_failure(row.pk, reason)
+                if row.last_error != reason:  # said once; a retry cannot change the file
+                    _record_failure(row.pk, reason)
                 result.failed.append(claim_file.filename)
                 continue
             work.append((row, claim_file))

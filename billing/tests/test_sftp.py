@@ -106,9 +106,11 @@ def test_file_for_production_is_not_sent_over_a_test_connection(server, connecti
     claim_file = ClaimFileFactory(practice=practice_a, usage_indicator="P")
     with practice_scope(practice_a):
         result = clearinghouse_upload_released(practice_id=practice_a.pk)
+        clearinghouse_upload_released(practice_id=practice_a.pk)
     assert result.failed == [claim_file.filename] and server.writes == []
     (row,) = _rows(practice_a)
     assert row.status == "failed" and "ISA15 P" in row.last_error
+    assert row.attempts == 1  # said once: retrying cannot change the file
 
 
 def test_two_acknowledgement_files_are_collected_once_and_left_on_the_server(server, connection, practice_a):
