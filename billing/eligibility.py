@@ -175,7 +175,7 @@ def eligibility_request(*, coverage: Coverage, by=None, service_type: str = "MH"
         trace=trace,
         isa=next_control_number(practice_id, "isa"),
         gs=next_control_number(practice_id, "gs"),
-        st=next_control_number(practice_id, "st") % 10000 or 1,
+        st=next_control_number(practice_id, "st"),  # ST02: 4-9 characters, zero-padded to 4
         sender=sender,
         receiver=receiver,
         usage=usage,
