@@ -129,8 +129,9 @@ def seed_billing_claims(practice) -> dict:
                 from billing.services_export import claims_export
             except ImportError:
                 return counts
-            ready = list(
-                Claim.objects.filter(status=Claim.Status.READY, claim_file__isnull=True)
+            first = Claim.objects.filter(status=Claim.Status.READY, claim_file__isnull=True).order_by("id").first()
+            ready = list(  # claims of one payer: one interchange, one file
+                Claim.objects.filter(status=Claim.Status.READY, claim_file__isnull=True, payer_id=first.payer_id)
                 .order_by("id")
                 .values_list("pk", flat=True)[:2]
             )
