@@ -24,6 +24,7 @@ from billing.models import BillingProfile, Claim, ClaimEvent, ClaimFile, Clearin
 from billing.x12_837 import MAX_CLAIMS_PER_TRANSACTION, build_837
 from billing.x12_validate import validate_x12
 from practice.errors import DomainError
+from practice.permissions import Perm
 
 try:  # helper B2's lifecycle service; until it lands, record the transition here
     from billing.services_claims import claim_transition as _claim_transition
@@ -100,6 +101,8 @@ def claims_export(*, practice, by=None, claim_ids: Iterable | None = None) -> li
     """Write the practice's ready claims (or the given ready ones) not yet in a released file as
     837P files. Returns the files made: status released, or invalid with pyx12's errors (then
     nothing in that file was released and its claims stay ready)."""
+    if by is not None and (by.practice_id != practice.id or not by.has_perm(Perm.BILLING_MANAGE)):
+        raise DomainError("You do not have permission to export claims.", code="forbidden")
     profile = BillingProfile.objects.filter(practice=practice).first()
     if profile is None:
         raise DomainError("Set up the practice's billing identity before exporting claims.", code="no_profile")

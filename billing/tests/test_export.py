@@ -121,6 +121,16 @@ def test_export_needs_a_billing_profile(practice_a):
         claims_export(practice=practice_a, by=None)
 
 
+def test_export_needs_billing_manage(practice_a, make_member):
+    clinician = make_member(practice_a, role="clinician")
+    with practice_scope(practice_a):
+        claim = ready_claims(practice_a, count=1)[0]
+        with pytest.raises(DomainError, match="permission"):
+            claims_export(practice=practice_a, by=clinician)
+        claim.refresh_from_db()
+        assert claim.status == m.Claim.Status.READY
+
+
 def test_export_stays_in_its_practice(practice_a, practice_b):
     with practice_scope(practice_b):
         ready_claims(practice_b, count=1)
