@@ -196,3 +196,22 @@ def test_booking_warns_but_books(world, make_member, login, client):
     html = response.content.decode()
     assert "Appointment booked." in html
     assert "No prior authorization on file for 90837: Acme Commercial requires one." in html
+
+
+def test_rescheduling_past_the_authorization_warns(world, make_member, login, client):
+    practice = world["practice"]
+    login(make_member(practice, Role.ADMIN, email="admin@riverside.test"))
+    with practice_scope(practice):
+        appointment = _book(world, 5)
+        auth = world["auth"]
+    new_day = auth.ends_on + timedelta(days=3)
+    kwargs = {"practice_slug": practice.slug, "appointment_id": appointment.public_id}
+    response = client.post(
+        reverse("appointment_reschedule", kwargs=kwargs),
+        {"day": new_day.isoformat(), "start_time": "10:00", "clinician": "", "room": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Appointment moved." in html
+    assert "Authorization AUTH123 expired on" in html
