@@ -44,3 +44,7 @@ class BillingConfig(AppConfig):
             models.InboundFile,
         ):
             auditlog.register(model, mask_fields=REDACTED_FIELDS.get(model.__name__, []))
+
+        # Connects the 96127 charge receiver to assessments' response_billable signal in every
+        # process (web and worker), not only where Celery imports the task modules.
+        from billing import tasks_charges  # noqa: F401

@@ -257,6 +257,23 @@ UI_ROUTES: dict[str, str] = {
     "assignment_end": "assessments.ProtocolAssignment",
     # assessments H4: outcomes (outcome_dashboard, quality_reports and their CSVs take no object id)
     "patient_assessments": "clinical.Patient",
+    # billing B2: claims (claim_queue, claim_bulk, charge_list take no id)
+    "claim_detail": "billing.Claim",
+    "claim_action": "billing.Claim",
+    "claim_edit": "billing.Claim",
+    # billing B1: set-up and coverage (billing_setup, rendering_provider_list, payer_list, payer_new,
+    # scrub_rule_settings, fee_schedule_list, fee_schedule_new, sliding_scale_tiers take no id)
+    "rendering_provider_edit": "practice.Membership",
+    "payer_edit": "billing.Payer",
+    "fee_schedule_edit": "billing.FeeSchedule",
+    "eligibility_download": "billing.EligibilityCheck",
+    "patient_coverage": "clinical.Patient",
+    "coverage_edit": "billing.Coverage",
+    "authorization_new": "billing.Coverage",
+    "authorization_edit": "billing.PriorAuthorization",
+    # billing B4: EDI files (x12_files, x12_files_export, inbound_file_upload take no id)
+    "x12_file_download": "billing.ClaimFile",
+    "inbound_file_detail": "billing.InboundFile",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }

@@ -291,5 +291,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # asyncssh logs every connection (with the username) at INFO
+    "loggers": {"axes": {"level": "WARNING"}, "asyncssh": {"level": "WARNING"}},
 }
