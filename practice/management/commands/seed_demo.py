@@ -379,7 +379,9 @@ def seed(password: str, *, clinical: bool = True) -> SeedResult:
             with practice_scope(practice):
                 _seed_clinical(practice, passwords, result)
                 _seed_scheduling(practice, result)
+                _seed_billing_setup(practice, result)
                 _seed_assessments(practice, result)
+                _seed_billing_claims(practice, result)
     return result
 
 
@@ -399,6 +401,23 @@ def _seed_scheduling(practice: Practice, result: SeedResult) -> None:
     from scheduling.demo import seed_scheduling
 
     result.changes += seed_scheduling(practice=practice)
+
+
+def _seed_billing_setup(practice: Practice, result: SeedResult) -> None:
+    """Billing identity, rendering providers, four payers with fee schedules, sliding-scale tiers,
+    coverage for most patients, prior authorizations, an eligibility check (billing/demo.py).
+    Before the assessments demo, so its scored questionnaires find coverage and fees for 96127."""
+    from billing.demo import seed_billing_setup
+
+    result.changes += seed_billing_setup(practice)["changes"]
+
+
+def _seed_billing_claims(practice: Practice, result: SeedResult) -> None:
+    """Charges from the signed notes, claims (two with scrubbing findings, some ready) and one
+    exported 837 file (billing/demo_claims.py); idempotent."""
+    from billing.demo_claims import seed_billing_claims
+
+    result.changes += sum(seed_billing_claims(practice).values())
 
 
 def _seed_assessments(practice: Practice, result: SeedResult) -> None:
