@@ -328,7 +328,13 @@ def charge_for_response(*, response_id: int) -> Charge | None:
     if response.charge_recorded_at is not None:
         return Charge.objects.filter(assessment_response=response).first()
     patient = response.patient
-    on = timezone.localtime(response.completed_at, _practice_zone(response.practice)).date()
+    zone = _practice_zone(response.practice)
+    on = timezone.localtime(response.completed_at, zone).date()
+    visit_day = _visit_day_for(response, zone)
+    if visit_day is not None:
+        if visit_day > timezone.localdate(timezone.now(), zone):
+            return None  # billed with the visit it was sent for; the catch-up charges it after that day
+        on = visit_day
     code = response.billable_cpt.upper()
     key = f"assessment:{patient.pk}:{on.isoformat()}:{response.instrument_code}:{code}"
     same_day_note = (
@@ -360,6 +366,25 @@ def charge_for_response(*, response_id: int) -> Charge | None:
     response.charge_recorded_at = timezone.now()
     response.save(update_fields=["charge_recorded_at", "updated_at"])
     return charge
+
+
+def _visit_day_for(response, zone) -> date | None:
+    """The day of the session a questionnaire was sent for, when that session took place (or is
+    still to come): the instrument is reviewed and billed with the visit. A questionnaire for a
+    cancelled or missed session is billed on the day it was completed."""
+    from scheduling.models import Appointment
+
+    administration = response.administration if response.administration_id else None
+    if administration is None or administration.appointment_id is None:
+        return None
+    appointment = Appointment.objects.filter(pk=administration.appointment_id).only("starts_at", "status").first()
+    if appointment is None or appointment.status in (
+        Appointment.Status.CANCELLED,
+        Appointment.Status.LATE_CANCELLED,
+        Appointment.Status.NO_SHOW,
+    ):
+        return None
+    return timezone.localtime(appointment.starts_at, zone).date()
 
 
 def on_response_billable(sender, *, practice_id: int, response_id: int, **kwargs) -> None:

@@ -126,7 +126,7 @@ def claims_export(*, practice, by=None, claim_ids: Iterable | None = None) -> li
             receiver = _Receiver(
                 claim.payer.payer_id[:15],
                 claim.payer.name,
-                getattr(settings, "BILLING_837_USAGE_INDICATOR", "T"),
+                getattr(settings, "TEND_X12_USAGE_INDICATOR", "T"),
                 claim.payer_id,
             )
         batches.setdefault(receiver, []).append(claim)

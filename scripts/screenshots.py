@@ -4,7 +4,7 @@
 Starts the demo on a free port against a throw-away, freshly seeded SQLite database, signs in
 as the Cedar practice admin (email + password, then the TOTP code of the seeded secret) with
 Debian's chromium driven by Playwright, and saves docs/screenshots/{login,dashboard,staff,chart,note,calendar,outcomes,assessments,risk-alert,
-questionnaire}.png.
+questionnaire,claims,claim}.png.
 """
 
 from __future__ import annotations
@@ -105,6 +105,17 @@ def take_screenshots(
 
             visit(page, f"{base}/p/{PRACTICE}/outcomes/")
             page.screenshot(path=OUT / "outcomes.png")
+
+            # Billing: the claims queue filtered to flagged claims, and one flagged claim.
+            visit(page, f"{base}/p/{PRACTICE}/billing/claims/?has_errors=1")
+            page.screenshot(path=OUT / "claims.png")
+            # the demo's planted time mismatch (a 90837 whose note documents 45 minutes), else any
+            flagged = page.locator("tr", has_text="P1").locator("a.table__primary[href*='/billing/claims/']")
+            claim = (
+                flagged.first if flagged.count() else page.locator("a.table__primary[href*='/billing/claims/']").first
+            )
+            visit(page, base + claim.get_attribute("href"))
+            page.screenshot(path=OUT / "claim.png")
 
             clinician_screens(browser, base, password)
             front_desk_screens(browser, base, password)
@@ -219,6 +230,8 @@ def main() -> None:
         "assessments",
         "risk-alert",
         "questionnaire",
+        "claims",
+        "claim",
     ):
         if (OUT / f"{name}.png").exists():
             print(f"wrote {(OUT / f'{name}.png').relative_to(ROOT)}")  # noqa: T201

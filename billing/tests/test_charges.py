@@ -321,6 +321,48 @@ def test_96127_takes_that_days_session_details(world):
     assert charge.place_of_service == "10" and charge.modifiers == ["95"]
 
 
+def _response_for_visit(world, *, days_from_now: int, status: str = "scheduled"):
+    patient = world.patients[0]
+    start = timezone.now() + timedelta(days=days_from_now)
+    appointment = sf.AppointmentFactory(
+        practice=world.practice,
+        clinician=world.clinician,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=45),
+        status=status,
+    )
+    administration = af.AdministrationFactory(
+        practice=world.practice, patient=patient, instrument_code="PHQ-9", appointment=appointment
+    )
+    response = af.ResponseFactory(
+        practice=world.practice,
+        patient=patient,
+        administration=administration,
+        completed_at=timezone.now() - timedelta(days=3),
+    )
+    return response, timezone.localtime(start, ZoneInfo(world.practice.timezone)).date()
+
+
+def test_96127_for_a_questionnaire_sent_before_a_visit_is_billed_on_the_visit_day(world):
+    response, visit_day = _response_for_visit(world, days_from_now=-1, status="completed")
+    charge = sc.charge_for_response(response_id=response.pk)
+    assert charge.service_date == visit_day
+
+
+def test_96127_waits_for_a_visit_still_to_come(world):
+    response, _ = _response_for_visit(world, days_from_now=2)
+    assert sc.charge_for_response(response_id=response.pk) is None
+    response.refresh_from_db()
+    assert response.charge_recorded_at is None and not Charge.objects.filter(cpt="96127").exists()
+
+
+def test_96127_for_a_missed_visit_is_billed_on_the_day_it_was_completed(world):
+    response, visit_day = _response_for_visit(world, days_from_now=-1, status="no_show")
+    charge = sc.charge_for_response(response_id=response.pk)
+    completed = timezone.localtime(response.completed_at, ZoneInfo(world.practice.timezone)).date()
+    assert charge.service_date == completed != visit_day
+
+
 # --- fees ----------------------------------------------------------------------------------------
 
 

@@ -49,8 +49,9 @@ def seeded(django_db_setup, django_db_blocker):
             outer.__exit__(None, None, None)
 
 
-def test_second_run_changes_nothing(seeded):
-    assert all(r["changes"] > 0 for r in seeded["first"].values())
+def test_running_it_again_changes_nothing(seeded):
+    # seed_demo has already run seed_billing_setup once: both later runs find everything in place
+    assert all(r["changes"] == 0 for r in seeded["first"].values()), seeded["first"]
     assert all(r["changes"] == 0 for r in seeded["second"].values()), seeded["second"]
 
 

@@ -182,7 +182,7 @@ TEND_MAX_UPLOAD_BYTES = env.int("TEND_MAX_UPLOAD_BYTES", default=10 * 1024 * 102
 # Billing: the key that encrypts clearinghouse credentials at rest (billing/crypto.py). Without it,
 # one is derived from SECRET_KEY; production sets its own (and rotating SECRET_KEY then keeps it).
 TEND_FIELD_ENCRYPTION_KEY = env.str("TEND_FIELD_ENCRYPTION_KEY", default="")
-# X12 interchange sender qualifier / usage defaults for generated files (ISA05, ISA15).
+# ISA15 of 837 files sent without a clearinghouse connection (which sets its own): T test, P production.
 TEND_X12_USAGE_INDICATOR = env.str("TEND_X12_USAGE_INDICATOR", default="T")
 
 # Email and SMS
