@@ -140,6 +140,12 @@ def _events(ids) -> int:
 def test_real_worker_scrubs_a_batch_and_a_second_run_changes_nothing(practice_a, practice_b, worker):
     from billing.tasks_scrub import claims_scrub_batch_task
 
+    from clinical.models import DiagnosisCode
+
+    # A transaction=True test before this one flushed the reference data its migration loaded.
+    DiagnosisCode.objects.get_or_create(
+        code="F33.1", defaults={"description": "Major depressive disorder, recurrent, moderate", "is_billable": True}
+    )
     with scopes_disabled():
         BillingProfileFactory(practice=practice_a, tin="12345678")  # R6 on every claim
         claims = [claim_with_lines(practice_a) for _ in range(12)]
