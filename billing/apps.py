@@ -42,6 +42,17 @@ class BillingConfig(AppConfig):
             models.ClearinghouseConnection,
             models.Transmission,
             models.InboundFile,
+            models.LedgerTransaction,
+            models.LedgerEntry,
+            models.Remittance,
+            models.RemittanceClaim,
+            models.RemittanceLine,
+            models.ProviderAdjustment,
+            models.PatientPayment,
+            models.PaymentAllocation,
+            models.DenialCase,
+            models.DenialNote,
+            models.Statement,
         ):
             auditlog.register(model, mask_fields=REDACTED_FIELDS.get(model.__name__, []))
 

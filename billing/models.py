@@ -565,3 +565,267 @@ class InboundFile(PracticeScopedModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["practice", "sha256"], name="inboundfile_once_per_content")]
+
+
+# --- Billing II: remittances, the ledger, patient payments (issue 7) --------------------------
+
+
+class LedgerAccount(models.TextChoices):
+    """The practice's accounts. Every LedgerTransaction's entries sum to zero (double entry):
+    debits positive, credits negative. A/R is the sum of the A/R accounts at an as-of date."""
+
+    INSURANCE_AR = "insurance_ar", "Insurance receivable"
+    PATIENT_AR = "patient_ar", "Patient receivable"
+    CHARGES = "charges", "Gross charges (revenue)"
+    CONTRACTUAL = "contractual", "Contractual adjustments"
+    OTHER_ADJUSTMENT = "other_adjustment", "Other adjustments (OA/PI)"
+    WRITE_OFF = "write_off", "Write-offs"
+    CASH = "cash", "Payments received"
+    PATIENT_CREDIT = "patient_credit", "Patient credit (unapplied)"
+    PROVIDER_ADJUSTMENT = "provider_adjustment", "Provider-level adjustments (PLB)"
+
+
+class LedgerTransaction(PracticeScopedModel):
+    """One balanced business event: a charge, a remittance claim posting, a patient payment, a
+    refund, a write-off, a reversal. Immutable; a mistake is reversed by another transaction."""
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", "Charge"
+        REMITTANCE = "remittance", "Insurance remittance"
+        PATIENT_PAYMENT = "patient_payment", "Patient payment"
+        REFUND = "refund", "Refund"
+        WRITE_OFF = "write_off", "Write-off"
+        TRANSFER = "transfer", "Transfer of responsibility"
+        REVERSAL = "reversal", "Reversal"
+        PROVIDER_ADJUSTMENT = "provider_adjustment", "Provider-level adjustment"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    occurred_on = models.DateField(default=timezone.localdate)
+    memo = models.CharField(max_length=300, blank=True)
+    idempotency_key = models.CharField(max_length=160, unique=True)
+    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by")
+    created_by = models.ForeignKey(
+        "practice.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+
+
+class LedgerEntry(PracticeScopedModel):
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.CharField(max_length=20, choices=LedgerAccount.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Debit positive, credit negative.")
+    occurred_on = models.DateField()
+    patient = models.ForeignKey("clinical.Patient", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries")
+    claim_line = models.ForeignKey(ClaimLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries")
+    rendering = models.ForeignKey(
+        "practice.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    adjustment_group = models.CharField(max_length=2, blank=True, help_text="CAS group: CO, PR, OA, PI")
+    adjustment_reason = models.CharField(max_length=5, blank=True, help_text="CARC")
+
+    class Meta:
+        ordering = ["occurred_on", "id"]
+        indexes = [
+            models.Index(fields=["practice", "account", "occurred_on"], name="ledger_account_day"),
+            models.Index(fields=["practice", "patient", "account"], name="ledger_patient"),
+            models.Index(fields=["practice", "claim"], name="ledger_claim"),
+        ]
+
+
+class Remittance(PracticeScopedModel):
+    """One 835 transaction (BPR/TRN), posted whole in one database transaction or rejected whole."""
+
+    class Status(models.TextChoices):
+        POSTED = "posted", "Posted"
+        REJECTED = "rejected", "Rejected (nothing posted)"
+
+    inbound_file = models.ForeignKey(
+        InboundFile, on_delete=models.PROTECT, null=True, blank=True, related_name="remittances"
+    )
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="remittances")
+    payer_name = models.CharField(max_length=60, blank=True)
+    payer_identifier = models.CharField(max_length=80, help_text="TRN03 (payer 1 + TIN) or N1*PR id.")
+    trace_number = models.CharField(max_length=50, help_text="TRN02: check or EFT trace number.")
+    payment_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    payment_method = models.CharField(max_length=3, blank=True, help_text="BPR04: ACH, CHK, BOP, FWT, NON")
+    payment_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    error = models.TextField(blank=True, help_text="Why the file was rejected: segment number and reason.")
+    summary = models.JSONField(default=dict, blank=True)
+    posted_by = models.ForeignKey(
+        "practice.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "payer_identifier", "trace_number"],
+                condition=models.Q(status="posted"),
+                name="remittance_posted_once",
+            )
+        ]
+
+
+class RemittanceClaim(PracticeScopedModel):
+    """A CLP of a posted 835, matched to our claim by CLM01 (or waiting in the unmatched queue)."""
+
+    class Outcome(models.TextChoices):
+        PAID = "paid", "Paid"
+        PARTIAL = "partial", "Partially paid"
+        DENIED = "denied", "Denied"
+        PATIENT_RESPONSIBILITY = "patient", "Moved to patient responsibility"
+        REVERSED = "reversed", "Reversal"
+        FORWARDED = "forwarded", "Processed and forwarded (crossover)"
+        OTHER = "other", "Other"
+
+    remittance = models.ForeignKey(Remittance, on_delete=models.PROTECT, related_name="claims")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="remittance_claims")
+    claim_control_number = models.CharField(max_length=38, help_text="CLP01 as sent in CLM01.")
+    status_code = models.CharField(max_length=2, help_text="CLP02")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    charge_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    paid_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    patient_responsibility = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    payer_claim_number = models.CharField(max_length=50, blank=True, help_text="CLP07")
+    patient_name = models.CharField(max_length=120, blank=True, help_text="NM1*QC, to match by hand.")
+    service_date = models.DateField(null=True, blank=True)
+    adjustments = models.JSONField(default=list, blank=True, help_text="Claim-level CAS: [{group, reason, amount}]")
+    remarks = models.JSONField(default=list, blank=True, help_text="MOA remark codes")
+    is_matched = models.BooleanField(default=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, help_text="Unmatched item matched or dismissed by hand.")
+    resolved_by = models.ForeignKey(
+        "practice.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["remittance", "id"]
+        indexes = [models.Index(fields=["practice", "is_matched", "resolved_at"], name="remitclaim_unmatched")]
+
+
+class RemittanceLine(PracticeScopedModel):
+    remittance_claim = models.ForeignKey(RemittanceClaim, on_delete=models.PROTECT, related_name="lines")
+    claim_line = models.ForeignKey(
+        ClaimLine, on_delete=models.PROTECT, null=True, blank=True, related_name="remittance_lines"
+    )
+    cpt = models.CharField(max_length=5)
+    modifiers = models.JSONField(default=list, blank=True)
+    charge_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    paid_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    allowed_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    units = models.DecimalField(max_digits=7, decimal_places=2, default=1)
+    service_date = models.DateField(null=True, blank=True)
+    adjustments = models.JSONField(default=list, blank=True, help_text="[{group, reason, amount}]")
+    remarks = models.JSONField(default=list, blank=True, help_text="LQ*HE RARCs")
+    is_denied = models.BooleanField(default=False)
+    denial_reason = models.CharField(max_length=8, blank=True, help_text="e.g. CO-197")
+
+    class Meta:
+        ordering = ["remittance_claim", "id"]
+
+
+class ProviderAdjustment(PracticeScopedModel):
+    """A PLB adjustment (interest, offsets, recoupments): provider-level, not on a patient's claim."""
+
+    remittance = models.ForeignKey(Remittance, on_delete=models.PROTECT, related_name="provider_adjustments")
+    reason = models.CharField(max_length=2)
+    reference = models.CharField(max_length=50, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Positive reduces the payment.")
+
+
+class PatientPayment(PracticeScopedModel):
+    """Money from (or back to) a patient, recorded — Tend processes no cards."""
+
+    class Method(models.TextChoices):
+        CASH = "cash", "Cash"
+        CHECK = "check", "Check"
+        CARD = "card", "Card (processed elsewhere)"
+        OTHER = "other", "Other"
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        REFUND = "refund", "Refund"
+
+    patient = models.ForeignKey("clinical.Patient", on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAYMENT)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    method = models.CharField(max_length=6, choices=Method.choices)
+    reference = models.CharField(max_length=60, blank=True, help_text="Check number, card last 4, receipt.")
+    received_on = models.DateField(default=timezone.localdate)
+    is_copay = models.BooleanField(default=False)
+    appointment = models.ForeignKey(
+        "scheduling.Appointment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_by = models.ForeignKey("practice.Membership", on_delete=models.PROTECT, null=True, related_name="+")
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="patient_payment"
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+
+
+class PaymentAllocation(PracticeScopedModel):
+    payment = models.ForeignKey(PatientPayment, on_delete=models.PROTECT, related_name="allocations")
+    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="allocations")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+
+class DenialCase(PracticeScopedModel):
+    """A denied claim (or line) being worked: assigned, noted, appealed, corrected or written off."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        APPEALED = "appealed", "Appealed"
+        RESUBMITTED = "resubmitted", "Corrected claim sent"
+        WRITTEN_OFF = "written_off", "Written off"
+        RESOLVED = "resolved", "Resolved"
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="denial_cases")
+    remittance_claim = models.ForeignKey(RemittanceClaim, on_delete=models.PROTECT, related_name="denial_cases")
+    reason_code = models.CharField(max_length=8, help_text="e.g. CO-197")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    assigned_to = models.ForeignKey(
+        "practice.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_worked_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["remittance_claim"], name="denialcase_one_per_remit_claim")]
+
+
+class DenialNote(PracticeScopedModel):
+    case = models.ForeignKey(DenialCase, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey("practice.Membership", on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    action = models.CharField(max_length=20, blank=True, help_text="note, assigned, appealed, resubmitted, written_off")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Statement(PracticeScopedModel):
+    """A patient statement as issued (amounts frozen at issue time; the PDF is rendered from it)."""
+
+    patient = models.ForeignKey("clinical.Patient", on_delete=models.PROTECT, related_name="statements")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    balance_due = models.DecimalField(max_digits=12, decimal_places=2)
+    lines = models.JSONField(
+        default=list, help_text="[{date, description, charge, insurance_paid, adjustments, patient_paid, balance}]"
+    )
+    issued_on = models.DateField(default=timezone.localdate)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["-issued_on", "-id"]

@@ -155,6 +155,13 @@ SWEPT_MODELS: dict[str, Maker] = {
     "billing.ClaimFile": lambda p, member=None: bf.ClaimFileFactory(practice=p),
     "billing.Transmission": lambda p, member=None: bf.TransmissionFactory(practice=p),
     "billing.InboundFile": lambda p, member=None: bf.InboundFileFactory(practice=p),
+    # billing II (issue 7)
+    "billing.LedgerTransaction": lambda p, member=None: bf.ledger_charge(bf.ChargeFactory(practice=p)),
+    "billing.Remittance": lambda p, member=None: bf.RemittanceFactory(practice=p),
+    "billing.RemittanceClaim": lambda p, member=None: bf.RemittanceClaimFactory(practice=p),
+    "billing.PatientPayment": lambda p, member=None: bf.PatientPaymentFactory(practice=p, patient=_patient(p, member)),
+    "billing.DenialCase": lambda p, member=None: bf.DenialCaseFactory(practice=p),
+    "billing.Statement": lambda p, member=None: bf.StatementFactory(practice=p, patient=_patient(p, member)),
     "clinical.EmergencyAccess": lambda p, member=None: cf.EmergencyAccessFactory(
         patient=_patient(p), **({"membership": member} if member else {})
     ),
@@ -176,6 +183,11 @@ NOT_EXPOSED_BY_ID: dict[str, str] = {
     "billing.PatientBillingSettings": "one row per patient, edited on the patient's billing page (patient id in URLs)",
     "billing.ClaimEvent": "append-only history shown inside its claim's page",
     "billing.ScrubFinding": "shown inside its claim's page; replaced on every scrub",
+    "billing.LedgerEntry": "immutable ledger rows shown inside their transaction, claim or patient balance",
+    "billing.RemittanceLine": "shown inside its remittance claim's page",
+    "billing.ProviderAdjustment": "shown inside its remittance's page",
+    "billing.PaymentAllocation": "shown inside its payment's page",
+    "billing.DenialNote": "append-only notes shown inside their denial case",
 }
 
 # UI route name -> model label of the route's own object: the LAST id kwarg of its URL. Other id

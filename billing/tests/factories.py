@@ -239,3 +239,82 @@ class EligibilityCheckFactory(ScopedFactory):
     coverage = factory.LazyAttribute(lambda o: CoverageFactory(practice=o.practice))
     trace_number = factory.Sequence(lambda n: f"TRN{n:08d}")
     request_x12 = "ISA*00*~"
+
+
+# --- Billing II (issue 7) ---------------------------------------------------------------------
+
+
+def ledger_charge(charge: m.Charge) -> m.LedgerTransaction:
+    """Post a charge to the ledger the way billing does (A/R up, gross charges up)."""
+    from billing.ledger import cents_to_money, credit, debit, ledger_post
+
+    account = m.LedgerAccount.INSURANCE_AR if charge.kind == m.Charge.Kind.INSURANCE else m.LedgerAccount.PATIENT_AR
+    dims = {"patient": charge.patient, "charge": charge}
+    amount = cents_to_money(charge.fee_cents)
+    return ledger_post(
+        practice_id=charge.practice_id,
+        kind=m.LedgerTransaction.Kind.CHARGE,
+        legs=[debit(account, amount, **dims), credit(m.LedgerAccount.CHARGES, amount, **dims)],
+        idempotency_key=f"charge:{charge.pk}",
+        occurred_on=charge.service_date,
+    )
+
+
+class RemittanceFactory(ScopedFactory):
+    class Meta:
+        model = m.Remittance
+
+    practice = factory.SubFactory(PracticeFactory)
+    payer = factory.LazyAttribute(lambda o: PayerFactory(practice=o.practice))
+    payer_identifier = "1371234567"
+    trace_number = factory.Sequence(lambda n: f"EFT{n:09d}")
+    payment_amount = 0
+    payment_method = "ACH"
+    status = m.Remittance.Status.POSTED
+
+
+class RemittanceClaimFactory(ScopedFactory):
+    class Meta:
+        model = m.RemittanceClaim
+
+    practice = factory.SubFactory(PracticeFactory)
+    remittance = factory.LazyAttribute(lambda o: RemittanceFactory(practice=o.practice))
+    claim = factory.LazyAttribute(lambda o: claim_with_lines(o.practice))
+    claim_control_number = factory.LazyAttribute(lambda o: o.claim.control_number if o.claim else "UNKNOWN1")
+    status_code = "1"
+    outcome = m.RemittanceClaim.Outcome.DENIED
+    charge_amount = 150
+    paid_amount = 0
+
+
+class PatientPaymentFactory(ScopedFactory):
+    class Meta:
+        model = m.PatientPayment
+
+    practice = factory.SubFactory(PracticeFactory)
+    patient = factory.LazyAttribute(lambda o: PatientFactory(practice=o.practice))
+    amount = 25
+    method = m.PatientPayment.Method.CARD
+
+
+class DenialCaseFactory(ScopedFactory):
+    class Meta:
+        model = m.DenialCase
+
+    practice = factory.SubFactory(PracticeFactory)
+    remittance_claim = factory.LazyAttribute(lambda o: RemittanceClaimFactory(practice=o.practice))
+    claim = factory.LazyAttribute(lambda o: o.remittance_claim.claim)
+    reason_code = "CO-197"
+    amount = 150
+
+
+class StatementFactory(ScopedFactory):
+    class Meta:
+        model = m.Statement
+
+    practice = factory.SubFactory(PracticeFactory)
+    patient = factory.LazyAttribute(lambda o: PatientFactory(practice=o.practice))
+    period_start = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=30))
+    period_end = factory.LazyFunction(timezone.localdate)
+    balance_due = 40
+    idempotency_key = factory.Sequence(lambda n: f"statement-{n}")

@@ -282,6 +282,9 @@ SPECTACULAR_SETTINGS = {
         "ChargeStatusEnum": "billing.models.Charge.Status",
         "ClaimFileStatusEnum": "billing.models.ClaimFile.Status",
         "EligibilityStatusEnum": "billing.models.EligibilityCheck.Status",
+        # billing II (issue 7)
+        "RemittanceStatusEnum": "billing.models.Remittance.Status",
+        "DenialCaseStatusEnum": "billing.models.DenialCase.Status",
         "InstrumentCodeEnum": "assessments.serializers.INSTRUMENT_CODES",
     },
 }
