@@ -139,7 +139,6 @@ def _events(ids) -> int:
 
 def test_real_worker_scrubs_a_batch_and_a_second_run_changes_nothing(practice_a, practice_b, worker):
     from billing.tasks_scrub import claims_scrub_batch_task
-
     from clinical.models import DiagnosisCode
 
     # A transaction=True test before this one flushed the reference data its migration loaded.
