@@ -1,0 +1,3 @@
+"""Filled in by the issue-7 build."""
+
+urlpatterns: list = []
