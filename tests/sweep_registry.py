@@ -286,6 +286,10 @@ UI_ROUTES: dict[str, str] = {
     # billing B4: EDI files (x12_files, x12_files_export, inbound_file_upload take no id)
     "x12_file_download": "billing.ClaimFile",
     "inbound_file_detail": "billing.InboundFile",
+    # billing II R3: denials (denial_queue takes no id)
+    "denial_detail": "billing.DenialCase",
+    "denial_action": "billing.DenialCase",
+    "appeal_letter_pdf": "billing.DenialCase",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }
