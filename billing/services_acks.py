@@ -1,5 +1,5 @@
 """Importing inbound X12 files (uploaded by hand or collected from the clearinghouse): 999 and 277CA
-acknowledgements are applied to our 837 files and claims; 835s are stored for the remittance issue;
+acknowledgements are applied to our 837 files and claims; 835s are posted by billing.services_remittance;
 271s go to the eligibility import (billing.md §2.2).
 
 The same bytes twice return the existing row and apply nothing again. A file we cannot read is
@@ -113,9 +113,12 @@ def _import(*, practice, filename: str, text: str, digest: str, by) -> InboundFi
             elif row.kind == InboundFile.Kind.ELIGIBILITY_271:
                 row.summary = _apply_271(practice=practice, text=text, by=by)
             elif row.kind == InboundFile.Kind.REMITTANCE_835:
-                row.summary = {"note": "Stored; remittance posting reads it."}
-                row.save(update_fields=["summary", "updated_at"])
-                return row  # stays received until the 835 is posted
+                from billing.services_remittance import remittance_import
+
+                # Posted with the same checks as an upload; a rejected 835 marks this row rejected.
+                remittance_import(practice=practice, content=text, filename=row.filename, by=by, inbound_file=row)
+                row.refresh_from_db()
+                return row
             else:
                 raise X12Error("The file is not a 999, 277CA, 835 or 271.")
     except (X12Error, DomainError) as exc:

@@ -175,12 +175,13 @@ def test_parse_277ca_reads_statuses():
     assert second.rejected and second.statuses == [("A7", "164", "IL"), ("A7", "562", "82")]
 
 
-def test_835_is_stored_as_received(practice_a):
+def test_835_is_posted_by_the_remittance_import(practice_a):
     content = (DATA / "synthetic_bh_835.txt").read_text()
     with practice_scope(practice_a):
         row = inbound_file_import(practice=practice_a, filename="era.835", content=content)
         assert row.kind == m.InboundFile.Kind.REMITTANCE_835
-        assert row.status == m.InboundFile.Status.RECEIVED
+        assert row.status == m.InboundFile.Status.PROCESSED  # issue 7: posted (claims unmatched here)
+        assert row.remittances.get().status == m.Remittance.Status.POSTED
 
 
 def test_271_without_a_matching_request_is_rejected_with_the_reason(practice_a):
