@@ -124,6 +124,52 @@ def _authorization(*, coverage: Coverage | None, cpt: str, on: date):
     return authorization_for(coverage=coverage, cpt=cpt, on=on)
 
 
+def charge_ledger_post(*, charge: Charge):
+    """Post a charge to the ledger (billing/ledger.py conventions): Dr insurance_ar (insurance
+    charge) or patient_ar (patient charge) / Cr charges. Idempotent by `charge:<id>`; a zero fee
+    posts nothing."""
+    from billing.ledger import cents_to_money, credit, debit, ledger_post
+    from billing.models import LedgerAccount, LedgerTransaction
+
+    if not charge.fee_cents:
+        return None
+    account = LedgerAccount.INSURANCE_AR if charge.kind == Charge.Kind.INSURANCE else LedgerAccount.PATIENT_AR
+    dims = {"patient_id": charge.patient_id, "charge_id": charge.pk, "rendering_id": charge.rendering_id}
+    amount = cents_to_money(charge.fee_cents)
+    return ledger_post(
+        practice_id=charge.practice_id,
+        kind=LedgerTransaction.Kind.CHARGE,
+        legs=[debit(account, amount, **dims), credit(LedgerAccount.CHARGES, amount, **dims)],
+        idempotency_key=f"charge:{charge.pk}",
+        occurred_on=charge.service_date,
+        memo=(charge.description or charge.cpt or "Charge")[:300],
+    )
+
+
+@transaction.atomic
+def charge_void(*, charge: Charge, by=None, memo: str = "") -> Charge:
+    """Void a charge that is not on a live claim and reverse its ledger posting (idempotent)."""
+    charge = Charge.objects.select_for_update().get(pk=charge.pk)
+    if charge.status == Charge.Status.ON_CLAIM:
+        raise DomainError("A charge on a claim is voided with its claim.", code="invalid_transition")
+    if charge.status != Charge.Status.VOID:
+        charge.status = Charge.Status.VOID
+        charge.save(update_fields=["status", "updated_at"])
+    charge_ledger_void(charge=charge, by=by, memo=memo)
+    return charge
+
+
+def charge_ledger_void(*, charge: Charge, by=None, memo: str = ""):
+    """Reverse the charge's ledger posting (for callers that void charges themselves)."""
+    from billing.ledger import ledger_reverse
+    from billing.models import LedgerTransaction
+
+    original = LedgerTransaction.objects.filter(idempotency_key=f"charge:{charge.pk}").first()
+    if original is None:
+        return None
+    return ledger_reverse(original=original, by=by, memo=memo or f"Charge voided: {charge.description or charge.cpt}")
+
+
 def _create_once(**fields) -> tuple[Charge, bool]:
     """Create the charge unless its idempotency key exists (a savepoint keeps a race harmless)."""
     key = fields["idempotency_key"]
@@ -132,7 +178,9 @@ def _create_once(**fields) -> tuple[Charge, bool]:
         return found, False
     try:
         with transaction.atomic():
-            return Charge.objects.create(**fields), True
+            charge = Charge.objects.create(**fields)
+            charge_ledger_post(charge=charge)
+            return charge, True
     except IntegrityError:
         found = Charge.all_objects.filter(idempotency_key=key, practice_id=fields["practice"].pk).first()
         if found is None:
