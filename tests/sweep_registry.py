@@ -290,6 +290,10 @@ UI_ROUTES: dict[str, str] = {
     "denial_detail": "billing.DenialCase",
     "denial_action": "billing.DenialCase",
     "appeal_letter_pdf": "billing.DenialCase",
+    # billing II R1: remittances (remittance_list, remittance_upload, unmatched_remittances take no id)
+    "remittance_detail": "billing.Remittance",
+    "remittance_claim_match": "billing.RemittanceClaim",
+    "remittance_claim_dismiss": "billing.RemittanceClaim",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }
