@@ -19,7 +19,8 @@ K = LedgerTransaction.Kind
 
 
 def _sum(queryset) -> Decimal:
-    return queryset.aggregate(total=Sum("amount"))["total"] or ZERO
+    # money(): SQLite sums decimals as floats; PostgreSQL is exact either way.
+    return money(queryset.aggregate(total=Sum("amount"))["total"] or ZERO)
 
 
 def patient_balance(*, patient, as_of: date | None = None) -> Decimal:
@@ -54,7 +55,8 @@ def open_patient_charges(*, patient) -> list[tuple[Charge, Decimal]]:
         .annotate(due=Sum("amount"))
         .filter(due__gt=0)
     )
-    due = {row["key"]: row["due"] for row in rows}
+    due = {row["key"]: money(row["due"]) for row in rows}
+    due = {key: amount for key, amount in due.items() if amount > 0}
     charges = Charge.objects.filter(pk__in=due).order_by("service_date", "pk")
     return [(charge, due[charge.pk]) for charge in charges]
 
@@ -109,7 +111,7 @@ def _per_charge(*, patient, as_of: date | None = None, start: date | None = None
     for row in rows:
         item, account, total = out[row["key"]], row["account"], row["total"]
         if account == A.CHARGES:
-            item["charge"] -= total
+            item["charge"] -= money(total)
         elif account == A.CASH:
             item["insurance_paid"] += total
         elif account in (A.CONTRACTUAL, A.OTHER_ADJUSTMENT, A.WRITE_OFF):
@@ -127,7 +129,7 @@ def _per_charge(*, patient, as_of: date | None = None, start: date | None = None
     if as_of is not None:
         paid = paid.filter(occurred_on__lte=as_of)
     for row in paid.exclude(charge_id=None).values("charge_id").annotate(total=Sum("amount")):
-        out[row["charge_id"]]["patient_paid"] = -row["total"]
+        out[row["charge_id"]]["patient_paid"] = -money(row["total"])
     charges = Charge.objects.filter(pk__in=list(out)).exclude(fee_cents=0).select_related("rendering__user")
     if start is not None:
         charges = charges.filter(service_date__gte=start)
@@ -202,5 +204,5 @@ def patients_with_balance(*, as_of: date | None = None) -> list[int]:
     queryset = LedgerEntry.objects.filter(account__in=(A.PATIENT_AR, A.PATIENT_CREDIT)).exclude(patient_id=None)
     if as_of is not None:
         queryset = queryset.filter(occurred_on__lte=as_of)
-    rows = queryset.values("patient_id").annotate(total=Sum("amount")).filter(total__gt=0)
+    rows = queryset.values("patient_id").annotate(total=Sum("amount")).filter(total__gte=Decimal("0.005"))
     return [row["patient_id"] for row in rows]

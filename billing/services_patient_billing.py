@@ -226,7 +226,8 @@ def refund_record(
         .annotate(net=Sum("amount"))
         .filter(net__gt=0)
     )
-    paid_by_charge = {row["charge_id"]: row["net"] for row in paid_rows}
+    paid_by_charge = {row["charge_id"]: money(row["net"]) for row in paid_rows}
+    paid_by_charge = {key: net for key, net in paid_by_charge.items() if net > 0}
     refundable = credit_left + sum(paid_by_charge.values(), ZERO)
     if amount > refundable:
         raise DomainError(f"At most ${refundable} can be refunded to this patient.", field="amount")
