@@ -36,3 +36,13 @@ def unmatched_remittance_claims(limit: int = 100) -> QuerySet[RemittanceClaim]:
 
 def unmatched_count() -> int:
     return RemittanceClaim.objects.filter(is_matched=False, resolved_at__isnull=True).count()
+
+
+def rejected_remittances(limit: int = 20) -> list[Remittance]:
+    """835s rejected whole (malformed or unbalanced), newest first: nothing of them was posted."""
+    return list(
+        Remittance.objects.filter(status=Remittance.Status.REJECTED)
+        .select_related("inbound_file")
+        .defer("inbound_file__content")
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from billing.forms_files import InboundFileUploadForm
 from billing.models import RemittanceClaim
 from billing.selectors_remittance import (
+    rejected_remittances,
     remittance_with_claims,
     remittances_recent,
     unmatched_count,
@@ -79,8 +80,6 @@ def remittance_upload_view(request: HttpRequest) -> HttpResponse:
 def remittance_detail_view(request: HttpRequest, remittance_id) -> HttpResponse:
     remittance = remittance_with_claims(remittance_id)
     if remittance is None:
-        from django.http import Http404
-
         raise Http404
     access_record(request=request, action="view", target=remittance)
     return render(request, T + "detail.html", {"remittance": remittance, "claims": remittance.claims.all()})
@@ -94,6 +93,7 @@ def unmatched_remittances_view(request: HttpRequest) -> HttpResponse:
         T + "unmatched.html",
         {
             "items": unmatched_remittance_claims(),
+            "rejected": rejected_remittances(),
             "form": MatchForm(),
             "can_manage": request.membership.has_perm(Perm.BILLING_MANAGE),
         },

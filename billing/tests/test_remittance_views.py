@@ -51,6 +51,8 @@ def test_rejected_upload_says_why_and_posts_nothing(client, login, biller, pract
     bad = era([clp("X1", "1", 150, 150, lines=[])], "10")
     body = client.post(url("remittance_upload"), {"file": _upload(bad)}, follow=True).content.decode()
     assert "rejected; nothing was posted" in body and "(BPR)" in body
+    queue = client.get(url("unmatched_remittances")).content.decode()
+    assert "Rejected 835 files" in queue and "BPR02 is 10.00" in queue
     with practice_scope(practice_a):
         assert Remittance.objects.get().status == "rejected"
         assert not RemittanceClaim.objects.exists()
