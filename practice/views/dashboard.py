@@ -37,5 +37,15 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "risk_alerts": risk_alert_card(membership),
             # PHQ-9 outcomes of the last 90 days (aggregates only); None keeps the placeholder.
             "outcomes": outcome_card() if membership.has_perm(Perm.OUTCOMES_VIEW_DASHBOARD) else None,
+            # A/R summary (aggregates only, billing.metrics); None keeps the placeholder.
+            "ar": _ar_card() if membership.has_perm(Perm.AR_VIEW_DASHBOARD) else None,
         },
     )
+
+
+def _ar_card():
+    from django.utils import timezone
+
+    from billing.metrics import ar_card
+
+    return ar_card(as_of=timezone.localdate())
