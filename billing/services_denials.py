@@ -12,11 +12,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing import carc
 from billing.ledger import credit, debit, ledger_post, money
-from billing.models import Claim, DenialCase, DenialNote, LedgerAccount, LedgerTransaction
+from billing.models import Claim, DenialCase, DenialNote, LedgerAccount, LedgerEntry, LedgerTransaction
 from billing.services_claims import TRANSITIONS, claim_correct, claim_transition
 from practice.errors import DomainError
 from practice.models import Membership
@@ -106,10 +107,30 @@ def denial_correct(*, case: DenialCase, by: Membership, payer_claim_number: str 
     return copy
 
 
+# Where services_remittance posts a CAS adjustment, by group (billing.md §4 CAS groups).
+REMIT_ADJUSTMENT_ACCOUNT = {
+    "CO": LedgerAccount.CONTRACTUAL,
+    "OA": LedgerAccount.OTHER_ADJUSTMENT,
+    "PI": LedgerAccount.OTHER_ADJUSTMENT,
+}
+
+
+def _open_insurance_ar(claim: Claim) -> Decimal:
+    """What the ledger still carries as insurance A/R for this claim: its charges' postings (which
+    carry the charge, not the claim) plus every posting on the claim (remittances, write-offs)."""
+    charge_ids = list(claim.lines.values_list("charge_id", flat=True))
+    total = LedgerEntry.objects.filter(account=LedgerAccount.INSURANCE_AR).filter(
+        Q(claim_id=claim.pk) | Q(charge_id__in=charge_ids)
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return max(money(total), Decimal("0.00"))
+
+
 @transaction.atomic
 def denial_write_off(*, case: DenialCase, by: Membership, reason: str, amount: Decimal | None = None) -> DenialCase:
     """Write the denied amount off: Dr write_off / Cr insurance_ar (ledger.py conventions), with the
-    claim, patient and payer as dimensions and the CARC as the adjustment reason."""
+    claim, patient and payer as dimensions and the CARC as the adjustment reason. Only what is
+    still open in insurance A/R is credited there; the rest is reclassified from the adjustment
+    account the 835 posting used (see REMIT_ADJUSTMENT_ACCOUNT)."""
     _require(by, case)
     reason = (reason or "").strip()
     if not reason:
@@ -129,10 +150,19 @@ def denial_write_off(*, case: DenialCase, by: Membership, reason: str, amount: D
         "adjustment_group": group[:2],
         "adjustment_reason": code[:5],
     }
+    from_ar = min(value, _open_insurance_ar(claim))
+    legs = [debit(LedgerAccount.WRITE_OFF, value, **dims), credit(LedgerAccount.INSURANCE_AR, from_ar, **dims)]
+    if value > from_ar:
+        # The 835 posting already took the denied CAS amount off insurance A/R (Dr contractual or
+        # other_adjustment by CAS group, services_remittance). Writing it off then reclassifies it
+        # from that adjustment account instead of crediting A/R twice (A/R never goes negative).
+        legs.append(
+            credit(REMIT_ADJUSTMENT_ACCOUNT.get(group, LedgerAccount.OTHER_ADJUSTMENT), value - from_ar, **dims)
+        )
     ledger_post(
         practice_id=case.practice_id,
         kind=LedgerTransaction.Kind.WRITE_OFF,
-        legs=[debit(LedgerAccount.WRITE_OFF, value, **dims), credit(LedgerAccount.INSURANCE_AR, value, **dims)],
+        legs=legs,
         idempotency_key=f"denial-write-off:{case.public_id}",
         memo=f"Denial {case.reason_code} written off on claim {claim.control_number}: {reason}"[:300],
         by=by,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from billing import services_denials as svc
-from billing.ledger import balance
+from billing.ledger import balance, credit, debit, ledger_post, trial_balance
 from billing.models import Claim, ClaimEvent, DenialCase, LedgerEntry, RemittanceLine
 from billing.selectors_denials import (
     DenialFilters,
@@ -139,9 +139,21 @@ def test_corrected_claim_goes_through_billing_one(practice_a, biller):
         assert copy.control_number in case.notes.get(action="resubmitted").text
 
 
+def _ledger_charges(claim):
+    for line in claim.lines.select_related("charge"):
+        bf.ledger_charge(line.charge)
+
+
+def _insurance_ar(claim) -> Decimal:
+    charge_ids = list(claim.lines.values_list("charge_id", flat=True))
+    return balance("insurance_ar", claim=claim) + balance("insurance_ar", charge_id__in=charge_ids)
+
+
 def test_write_off_posts_a_balanced_ledger_transaction(practice_a, biller):
     case = _case(practice_a, amount="150.00")
     with practice_scope(practice_a):
+        _ledger_charges(case.claim)
+        assert _insurance_ar(case.claim) == Decimal("150.00")
         svc.denial_write_off(case=case, by=biller, reason="No retro auth available.")
         case.refresh_from_db()
         assert case.status == D.WRITTEN_OFF and case.resolution_note == "No retro auth available."
@@ -154,9 +166,32 @@ def test_write_off_posts_a_balanced_ledger_transaction(practice_a, biller):
             assert e.adjustment_reason == "197" and e.adjustment_group == "CO"
             assert e.patient_id == case.claim.patient_id and e.payer_id == case.claim.payer_id
         assert balance("write_off", claim=case.claim) == Decimal("150.00")
+        assert _insurance_ar(case.claim) == 0
+        assert sum(trial_balance().values()) == 0
         with pytest.raises(DomainError):  # closed: nothing posts twice
             svc.denial_write_off(case=case, by=biller, reason="again")
         assert LedgerEntry.objects.filter(claim=case.claim).count() == 2
+
+
+def test_write_off_after_the_835_took_the_denial_off_ar_reclassifies(practice_a, biller):
+    """services_remittance posts a CO-197 denial as Dr contractual / Cr insurance_ar; writing it
+    off then moves it from contractual to write_off and never credits A/R twice."""
+    case = _case(practice_a, amount="150.00")
+    with practice_scope(practice_a):
+        claim = case.claim
+        _ledger_charges(claim)
+        dims = {"claim": claim, "patient": claim.patient, "adjustment_group": "CO", "adjustment_reason": "197"}
+        ledger_post(
+            practice_id=practice_a.pk,
+            kind="remittance",
+            legs=[debit("contractual", Decimal("150"), **dims), credit("insurance_ar", Decimal("150"), **dims)],
+            idempotency_key=f"test-remit-{claim.pk}",
+        )
+        svc.denial_write_off(case=case, by=biller, reason="Auth never obtained.")
+        assert _insurance_ar(claim) == 0
+        assert balance("contractual", claim=claim) == 0
+        assert balance("write_off", claim=claim) == Decimal("150.00")
+        assert sum(trial_balance().values()) == 0
 
 
 def test_write_off_needs_a_reason_and_a_sane_amount(practice_a, biller):
