@@ -294,6 +294,10 @@ UI_ROUTES: dict[str, str] = {
     "remittance_detail": "billing.Remittance",
     "remittance_claim_match": "billing.RemittanceClaim",
     "remittance_claim_dismiss": "billing.RemittanceClaim",
+    # billing II R2: patient billing
+    "patient_balance": "clinical.Patient",
+    "statement_pdf": "billing.Statement",
+    "superbill_pdf": "clinical.Patient",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }
