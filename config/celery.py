@@ -72,6 +72,11 @@ app.conf.update(
             "task": "billing.tasks_charges.charges_catch_up_task",
             "schedule": 600.0,
         },
+        # Monthly (the 1st, 06:10): patient statements for last month, emailed without amounts.
+        "statements-monthly": {
+            "task": "billing.tasks_statements.statements_monthly_task",
+            "schedule": crontab(day_of_month=1, hour=6, minute=10),
+        },
         "notifications-recover-stuck": {
             "task": "notifications.tasks.notifications_recover_stuck_task",
             "schedule": 60.0,

@@ -148,3 +148,34 @@ def test_balance_page_queries_are_bounded(world, client, login, django_assert_ma
     login(world["biller"])
     with django_assert_max_num_queries(30):
         assert client.get(url("patient_balance", world)).status_code == 200
+
+
+def test_monthly_batch_issues_and_emails_without_amounts(practice_a, practice_b, django_capture_on_commit_callbacks):
+    from billing.tasks_statements import statements_monthly_task
+    from clinical.services.patients import consent_record
+    from notifications.models import Message
+
+    end = timezone.localdate()
+    with practice_scope(practice_a):
+        owes = PatientFactory(practice=practice_a)
+        make_charges(practice_a, owes, cents=4321)
+        settled = PatientFactory(practice=practice_a)
+        make_charges(practice_a, settled)
+        spb.payment_record(patient=settled, amount="150.00", method="cash")
+        consent_record(patient=owes, by=None, channel="email", is_granted=True)
+    with practice_scope(practice_b):
+        other = PatientFactory(practice=practice_b)
+        make_charges(practice_b, other)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert statements_monthly_task.apply(kwargs={"period_end": end.isoformat()}).get() == 2
+        statements_monthly_task.apply(kwargs={"period_end": end.isoformat()}).get()  # idempotent
+    with practice_scope(practice_a):
+        statements = list(Statement.objects.all())
+        assert [s.patient_id for s in statements] == [owes.pk]
+        assert statements[0].balance_due == D("43.21")
+        message = Message.objects.get(patient=owes)
+        assert f"Your statement from {practice_a.name} is ready" in message.subject
+        assert "43" not in message.subject + message.body and "$" not in message.body
+        assert statements[0].emailed_at is not None
+    with practice_scope(practice_b):
+        assert Statement.objects.count() == 1
