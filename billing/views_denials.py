@@ -38,6 +38,7 @@ ACTIONS = [
 
 
 class DenialFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, label="Status", choices=[("", "All open"), *DenialCase.Status.choices])
     group = forms.ChoiceField(required=False, label="Reason", choices=[("", "Any reason"), *carc.REASON_GROUPS.items()])
     payer = forms.ChoiceField(required=False, label="Payer")
     assignee = forms.ChoiceField(required=False, label="Assigned to")
@@ -61,6 +62,7 @@ class DenialFilterForm(forms.Form):
             payer_id=data.get("payer", ""),
             assignee_id=data.get("assignee", ""),
             age=data.get("age", ""),
+            status=data.get("status", ""),
         )
 
 
@@ -109,6 +111,7 @@ def denial_queue_view(request: HttpRequest) -> HttpResponse:
             "total": sum((c.amount for c in cases), Decimal("0")),
             "stale_count": sum(1 for c in cases if c.is_stale),
             "stale_days": selectors.STALE_DAYS,
+            "status_label": dict(DenialCase.Status.choices).get(filters.status, ""),
             "no_response": silent,
             "no_response_total": sum((Decimal(c.total_cents) / 100 for c in silent), Decimal("0")),
             "no_response_cap": selectors.NO_RESPONSE_CAP,

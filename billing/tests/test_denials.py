@@ -303,6 +303,18 @@ def test_queue_page_shows_reason_words_next_step_and_no_response(practice_a, as_
     assert as_biller.get(_url("denial_queue", practice_a), {"group": "timely"}).context["cases"] == []
 
 
+def test_queue_status_filter_shows_closed_cases(practice_a, biller, as_biller):
+    open_case = _case(practice_a)
+    done = _case(practice_a)
+    with practice_scope(practice_a):
+        svc.denial_resolve(case=done, by=biller, note="Paid on reprocessing.")
+    url = _url("denial_queue", practice_a)
+    assert [c.pk for c in as_biller.get(url).context["cases"]] == [open_case.pk]
+    page = as_biller.get(url, {"status": "resolved"})
+    assert [c.pk for c in page.context["cases"]] == [done.pk]
+    assert "1 denial: Resolved" in page.content.decode()
+
+
 def test_queue_and_detail_queries_are_bounded(practice_a, as_biller, django_assert_max_num_queries):
     cases = [_case(practice_a) for _ in range(2)]
     url = _url("denial_queue", practice_a)
