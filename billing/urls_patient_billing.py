@@ -11,5 +11,6 @@ urlpatterns = [
         v.statement_pdf_view,
         name="statement_pdf",
     ),
+    path("appointments/<uuid:appointment_id>/copay/", v.appointment_copay_view, name="appointment_copay"),
     path("patients/<uuid:patient_id>/superbill/", v.superbill_pdf_view, name="superbill_pdf"),
 ]

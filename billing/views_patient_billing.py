@@ -19,6 +19,7 @@ from clinical.views.base import patient_view
 from practice.audit import access_record
 from practice.errors import DomainError
 from practice.permissions import Perm, role_has_perm
+from practice.views.base import practice_view
 
 T = "billing/patient/"
 
@@ -172,3 +173,39 @@ def superbill_pdf_view(request: HttpRequest, patient) -> HttpResponse:
     response = HttpResponse(superbill_pdf_bytes(patient=patient, start=start, end=end), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="superbill-{patient.mrn}-{start}-{end}.pdf"'
     return response
+
+
+@practice_view(Perm.COVERAGE_MANAGE)
+def appointment_copay_view(request: HttpRequest, appointment_id: Any) -> HttpResponse:
+    """The check-in copay: recorded against the appointment (see services.copay_collect)."""
+    from scheduling.models import Appointment
+
+    appointment = Appointment.objects.filter(public_id=appointment_id).first()
+    if appointment is None:
+        raise Http404
+    back = redirect("appointment_detail", practice_slug=request.practice.slug, appointment_id=appointment.public_id)
+    if request.method != "POST":
+        return back
+    attendee = (
+        appointment.attendees.select_related("patient").filter(patient__public_id=request.POST.get("patient")).first()
+    )
+    if attendee is None:
+        raise Http404
+    form = RefundForm(request.POST)  # same fields: amount, method, reference
+    if not form.is_valid():
+        messages.error(request, "Enter the copay amount and how it was paid.")
+        return back
+    try:
+        svc.copay_collect(
+            appointment=appointment,
+            patient=attendee.patient,
+            amount=form.cleaned_data["amount"],
+            method=form.cleaned_data["method"],
+            reference=form.cleaned_data["reference"],
+            by=request.membership,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Copay of ${form.cleaned_data['amount']} recorded.")
+    return back

@@ -298,6 +298,7 @@ UI_ROUTES: dict[str, str] = {
     "patient_balance": "clinical.Patient",
     "statement_pdf": "billing.Statement",
     "superbill_pdf": "clinical.Patient",
+    "appointment_copay": "scheduling.Appointment",
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }
