@@ -390,10 +390,12 @@ def _post_claim_ledger(*, rc: RemittanceClaim, claim: Claim, lines: list[Remitta
     if claim.rendering_id:
         base["rendering_id"] = claim.rendering_id
     legs = []
-    sources: list[tuple[list[dict], dict]] = [(rc.adjustments, base)]
+    # A denial is work, not a write-off: its non-PR, non-CO-45 adjustments stay in insurance A/R
+    # (and in aging) until the denial is appealed, corrected or written off (billing.md §4, §6).
+    sources: list[tuple[list[dict], dict, bool]] = [(rc.adjustments, base, rc.outcome == RC.DENIED)]
     for line in lines:
         dims = base | ({"claim_line_id": line.claim_line_id} if line.claim_line_id else {})
-        sources.append((line.adjustments, dims))
+        sources.append((line.adjustments, dims, line.is_denied))
         if line.paid_amount:
             legs += [
                 debit(LedgerAccount.CASH, line.paid_amount, **dims),
@@ -403,8 +405,10 @@ def _post_claim_ledger(*, rc: RemittanceClaim, claim: Claim, lines: list[Remitta
     if rc.paid_amount != line_paid:  # claim-level payment without (or beyond) service lines
         rest = rc.paid_amount - line_paid
         legs += [debit(LedgerAccount.CASH, rest, **base), credit(LedgerAccount.INSURANCE_AR, rest, **base)]
-    for adjustments, dims in sources:
+    for adjustments, dims, denied in sources:
         for a in adjustments:
+            if denied and _held_as_denial(a):
+                continue
             amount = Decimal(a["amount"])
             tagged = dims | {"adjustment_group": a["group"], "adjustment_reason": a["reason"][:5]}
             legs += [
@@ -422,6 +426,12 @@ def _post_claim_ledger(*, rc: RemittanceClaim, claim: Claim, lines: list[Remitta
         memo=f"835 {rc.remittance.trace_number} claim {rc.claim_control_number} ({rc.get_outcome_display()})",
         by=by,
     )
+
+
+def _held_as_denial(adjustment: dict) -> bool:
+    """Adjustments of a denied line or claim that are the denial itself (not the patient's share
+    and not the contractual fee-schedule reduction CO-45)."""
+    return adjustment["group"] != "PR" and not (adjustment["group"] == "CO" and adjustment["reason"] == "45")
 
 
 def _post_plb(*, practice, remittance: Remittance, adj, by, on) -> None:

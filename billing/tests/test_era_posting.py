@@ -134,7 +134,8 @@ def test_zero_pay_auth_denial_with_clp02_1_is_a_denial(scope):
     assert claim.status == Claim.Status.DENIED
     assert result.remittance.claims.get().outcome == "denied"
     assert DenialCase.objects.get().reason_code == "CO-197"
-    assert balance(A.CONTRACTUAL) == D("160.00")
+    # a denial is held in insurance A/R until it is worked, not written off as contractual
+    assert balance(A.CONTRACTUAL) == 0 and balance(A.INSURANCE_AR) == 0
     _zero(scope)
 
 
