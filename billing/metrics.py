@@ -129,6 +129,7 @@ class Aging:
     by_payer: list[AgingRow]
     patient: AgingRow
     total: AgingRow
+    by_patient: list[AgingRow] = field(default_factory=list)  # patient balances, largest first (top N)
 
     @property
     def over_90_percent(self) -> Decimal | None:
@@ -137,7 +138,7 @@ class Aging:
         return rate(over, self.total.total)
 
 
-def aging(*, as_of: date) -> Aging:
+def aging(*, as_of: date, top_patients: int = 20) -> Aging:
     """A/R aging at the as-of date (MGMA; billing.md §6).
 
     Insurance balances age from the first submission date of the first claim carrying the charge
@@ -151,8 +152,9 @@ def aging(*, as_of: date) -> Aging:
             charge_key=Coalesce("charge_id", "claim_line__charge_id"),
             dos=Coalesce("charge__service_date", "claim_line__service_date", "claim__service_date", "occurred_on"),
             payer_key=Coalesce("payer_id", "claim__payer_id", "charge__coverage__payer_id"),
+            patient_key=Coalesce("patient_id", "charge__patient_id", "claim__patient_id"),
         )
-        .values("account", "charge_key", "claim_id", "payer_key", "dos")
+        .values("account", "charge_key", "claim_id", "payer_key", "patient_key", "dos")
         .annotate(total=Sum("amount"))
         .exclude(total=0)
     )
@@ -177,6 +179,7 @@ def aging(*, as_of: date) -> Aging:
 
     payers: dict[int | None, AgingRow] = {}
     patient = AgingRow(key="patient", label="Patient responsibility")
+    patients: dict[int | None, AgingRow] = {}
     total = AgingRow(key="total", label="Total")
     for r in rows:
         if r["account"] == LedgerAccount.INSURANCE_AR:
@@ -186,6 +189,8 @@ def aging(*, as_of: date) -> Aging:
         else:
             start = r["dos"]
             row = patient
+            one = patients.setdefault(r["patient_key"], AgingRow(key=r["patient_key"], label=""))
+            one.buckets[bucket_for((as_of - start).days)] += r["total"]
         label = bucket_for((as_of - start).days)
         row.buckets[label] += r["total"]
         total.buckets[label] += r["total"]
@@ -193,7 +198,15 @@ def aging(*, as_of: date) -> Aging:
     for key, row in payers.items():
         row.label = names.get(key, "Unknown payer")
     by_payer = sorted(payers.values(), key=lambda r: (-r.total, r.label))
-    return Aging(by_payer=by_payer, patient=patient, total=total)
+    by_patient = sorted((r for r in patients.values() if r.total > 0), key=lambda r: -r.total)[:top_patients]
+    from clinical.models import Patient
+
+    people = {p.id: p for p in Patient.objects.filter(id__in=[r.key for r in by_patient if r.key])}
+    for row in by_patient:
+        person = people.get(row.key)
+        row.label = person.display_name if person else "Unknown patient"
+        row.key = person.public_id if person else None
+    return Aging(by_payer=by_payer, patient=patient, total=total, by_patient=by_patient)
 
 
 # --- Claim outcome rates ------------------------------------------------------------------------

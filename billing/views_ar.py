@@ -43,6 +43,8 @@ def _window(request: HttpRequest) -> tuple[date, date, date, str]:
 def ar_dashboard_view(request: HttpRequest) -> HttpResponse:
     as_of, start, end, period = _window(request)
     dash = selectors_ar.ar_dashboard(as_of=as_of, start=start, end=end)
+    if dash.aging.by_patient:  # patient names with balances: a PHI list read
+        access_record(request=request, action="list", object_type="clinical.patient", object_id="ar-patient-aging")
     return render(
         request,
         T + "dashboard.html",

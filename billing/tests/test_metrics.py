@@ -108,7 +108,7 @@ def test_aging_by_payer_and_patient_adds_up_to_total_ar(scope):
     # B: not submitted yet, DOS 40 days ago -> 31-60 under its coverage's payer
     charge_b = charge_posted(scope, amount=100, on=AS_OF - timedelta(days=40))
     # C: patient balance from a charge 61 days ago -> 61-90
-    charge_posted(scope, amount=40, on=AS_OF - timedelta(days=61), kind="patient", coverage=None)
+    patient_c = charge_posted(scope, amount=40, on=AS_OF - timedelta(days=61), kind="patient", coverage=None)
     # D: paid in full: no balance, not in any bucket
     paid = charge_posted(scope, amount=80, on=AS_OF - timedelta(days=5))
     post(scope, AS_OF, debit(A.CASH, D(80)), credit(A.INSURANCE_AR, D(80), charge=paid))
@@ -123,6 +123,9 @@ def test_aging_by_payer_and_patient_adds_up_to_total_ar(scope):
     }
     assert aged.total.total == metrics.ar_totals(as_of=AS_OF).total == D("290.00")
     assert aged.patient.buckets["61-90"] == D("40.00") and aged.patient.total == D("40.00")
+    assert [(r.label, r.values) for r in aged.by_patient] == [
+        (patient_c.patient.display_name, [0, 0, D("40.00"), 0, 0])
+    ]
     by_payer = {row.label: row.values for row in aged.by_payer}
     assert by_payer[claim_a.payer.name] == [0, 0, 0, D("150.00"), 0]
     assert by_payer[charge_b.coverage.payer.name] == [0, D("100.00"), 0, 0, 0]
