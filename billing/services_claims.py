@@ -428,6 +428,10 @@ def claim_void(*, claim: Claim, by: Membership | None, payer_claim_number: str =
             )
             free = set(charge_ids) - set(still_used.values_list("charge_id", flat=True))
             Charge.objects.filter(pk__in=free).update(status=Charge.Status.VOID, updated_at=timezone.now())
+            from billing.services_charges import charge_ledger_void  # issue 7: the ledger follows
+
+            for charge in Charge.objects.filter(pk__in=free):
+                charge_ledger_void(charge=charge, by=by, memo=f"Charge voided with claim {claim.control_number}")
         return claim_transition(claim=claim, to=S.VOID, by=by, note=note or "Voided before submission.")
     if claim.status not in AT_PAYER:
         raise DomainError(f"A {claim.get_status_display().lower()} claim cannot be voided.", code="invalid_transition")

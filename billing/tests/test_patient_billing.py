@@ -196,3 +196,21 @@ def test_superbill_rows(scope):
     assert row["cpt"] == "90834" and row["icd10"] == "F33.1"
     assert row["charged"] == D("150.00") and row["paid"] == D("100.00")
     assert row["npi"] and len(row["npi"]) == 10
+
+
+def test_note_charge_is_in_the_ledger_and_voiding_its_draft_claim_reverses_it(practice_a):
+    from billing import services_charges as sc
+    from billing import services_claims as claims
+    from billing.tests.claims_world import make_world, signed_note
+    from practice.permissions import Role
+    from practice.tests.factories import MembershipFactory
+
+    with practice_scope(practice_a):
+        world = make_world(practice_a, patients=1)
+        biller = MembershipFactory(practice=practice_a, role=Role.BILLER)
+        note = signed_note(world.patients[0], world.clinician, days_ago=2)
+        charge = sc.charges_for_note(note_id=note.pk).created[0]
+        assert balance(LedgerAccount.INSURANCE_AR, charge=charge) == D(charge.fee_cents) / 100
+        (claim,) = claims.claims_build(practice_id=practice_a.pk)
+        claims.claim_void(claim=claim, by=biller)
+        assert balance(LedgerAccount.INSURANCE_AR) == 0 and balance(LedgerAccount.CHARGES) == 0
