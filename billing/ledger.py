@@ -151,10 +151,18 @@ def balance(account: str, *, as_of: date | None = None, **filters: Any) -> Decim
     queryset = LedgerEntry.objects.filter(account=account, **filters)
     if as_of is not None:
         queryset = queryset.filter(occurred_on__lte=as_of)
-    return queryset.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    return _cents(queryset.aggregate(total=Sum("amount"))["total"])
 
 
 def trial_balance(**filters: Any) -> dict[str, Decimal]:
     """Every account's sum; the values always add up to zero."""
     rows = LedgerEntry.objects.filter(**filters).values("account").annotate(total=Sum("amount"))
-    return {row["account"]: row["total"] for row in rows}
+    return {row["account"]: _cents(row["total"]) for row in rows}
+
+
+def _cents(total: Any) -> Decimal:
+    """SQLite sums decimals as floats (49.6699999999997); every stored amount is whole cents, so
+    rounding the sum to cents gives the exact total on every database."""
+    if total is None:
+        return Decimal("0.00")
+    return Decimal(str(total)).quantize(CENT, rounding=ROUND_HALF_UP)
