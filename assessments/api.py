@@ -28,7 +28,7 @@ from assessments.models import Response as AssessmentResponse
 from assessments.services import response_record
 from clinical import access
 from clinical.models import Patient
-from practice.api_auth import PracticeScopedAPIMixin
+from practice.api_auth import AuditedReadMixin, PracticeScopedAPIMixin
 from practice.audit import access_record
 from practice.errors import DomainError
 from practice.models import AccessEvent, Membership
@@ -37,12 +37,8 @@ from practice.permissions import Perm
 ERROR = OpenApiResponse(description="The API's error shape: {error: {status, code, message, fields}}")
 
 
-class _AssessmentViewSet(PracticeScopedAPIMixin, viewsets.GenericViewSet):
+class _AssessmentViewSet(PracticeScopedAPIMixin, AuditedReadMixin, viewsets.GenericViewSet):
     lookup_field = "public_id"
-
-    @property
-    def membership(self) -> Membership:
-        return self.request.membership
 
     def parse(self, serializer_class: type, data: Any) -> dict[str, Any]:
         form = serializer_class(data=data)
@@ -61,21 +57,6 @@ class _AssessmentViewSet(PracticeScopedAPIMixin, viewsets.GenericViewSet):
         if patient is None:
             raise NotFound("No such patient.")
         return patient
-
-    def audited_list(self, queryset: QuerySet, *, object_type: str, patient: Patient | None) -> Response:
-        access_record(
-            request=self.request._request,
-            action=AccessEvent.Action.LIST,
-            object_type=object_type,
-            patient_id=patient.public_id if patient else None,
-        )
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    def audited_retrieve(self) -> Response:
-        obj = self.get_object()
-        access_record(request=self.request._request, action=AccessEvent.Action.VIEW, target=obj)
-        return Response(self.get_serializer(obj).data)
 
 
 # --- Instruments -------------------------------------------------------------------------------

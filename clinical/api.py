@@ -23,19 +23,15 @@ from clinical.models import Diagnosis, Medication, NoteTemplate, Patient, Progre
 from clinical.selectors.patients import patient_search
 from clinical.services.notes import note_create, note_sign, note_update_draft
 from clinical.services.patients import DuplicatePatient, diagnosis_add, patient_create, patient_update
-from practice.api_auth import PracticeScopedAPIMixin
+from practice.api_auth import AuditedReadMixin, PracticeScopedAPIMixin
 from practice.audit import access_record
 from practice.models import AccessEvent, Membership
 from practice.permissions import Perm
 
 
-class _ClinicalViewSet(PracticeScopedAPIMixin, viewsets.GenericViewSet):
+class _ClinicalViewSet(PracticeScopedAPIMixin, AuditedReadMixin, viewsets.GenericViewSet):
     lookup_field = "public_id"
     filter_serializer_class: type = s.PatientScopedFilterIn
-
-    @property
-    def membership(self) -> Membership:
-        return self.request.membership
 
     def filters(self) -> dict[str, Any]:
         form = self.filter_serializer_class(data=self.request.query_params.dict())
@@ -51,21 +47,6 @@ class _ClinicalViewSet(PracticeScopedAPIMixin, viewsets.GenericViewSet):
         if patient is None:
             raise NotFound
         return patient
-
-    def _audited_list(self, queryset: QuerySet, *, object_type: str, patient: Patient | None) -> Response:
-        access_record(
-            request=self.request._request,
-            action=AccessEvent.Action.LIST,
-            object_type=object_type,
-            patient_id=patient.public_id if patient else None,
-        )
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    def _audited_retrieve(self) -> Response:
-        obj = self.get_object()
-        access_record(request=self.request._request, action=AccessEvent.Action.VIEW, target=obj)
-        return Response(self.get_serializer(obj).data)
 
     def _patient_filter(self, queryset: QuerySet) -> tuple[QuerySet, Patient | None]:
         patient_id = self.filters().get("patient")
@@ -121,7 +102,7 @@ class PatientViewSet(_ClinicalViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._audited_retrieve()
+        return self.audited_retrieve()
 
     def _fields(self, data: dict) -> dict:
         fields = dict(data)
@@ -192,10 +173,10 @@ class DiagnosisViewSet(_ClinicalViewSet):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset, patient = self._patient_filter(self.get_queryset())
-        return self._audited_list(queryset, object_type="clinical.diagnosis", patient=patient)
+        return self.audited_list(queryset, object_type="clinical.diagnosis", patient=patient)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._audited_retrieve()
+        return self.audited_retrieve()
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.DiagnosisIn(data=request.data)
@@ -242,10 +223,10 @@ class NoteViewSet(_ClinicalViewSet):
         queryset, patient = self._patient_filter(self.get_queryset())
         if self.filters().get("status"):
             queryset = queryset.filter(status=self.filters()["status"])
-        return self._audited_list(queryset, object_type="clinical.progressnote", patient=patient)
+        return self.audited_list(queryset, object_type="clinical.progressnote", patient=patient)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._audited_retrieve()
+        return self.audited_retrieve()
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.NoteCreateIn(data=request.data)
@@ -298,10 +279,10 @@ class TreatmentPlanViewSet(_ClinicalViewSet, mixins.ListModelMixin):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset, patient = self._patient_filter(self.get_queryset())
-        return self._audited_list(queryset, object_type="clinical.treatmentplan", patient=patient)
+        return self.audited_list(queryset, object_type="clinical.treatmentplan", patient=patient)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._audited_retrieve()
+        return self.audited_retrieve()
 
 
 @extend_schema_view(
@@ -326,7 +307,7 @@ class MedicationViewSet(_ClinicalViewSet, mixins.ListModelMixin):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset, patient = self._patient_filter(self.get_queryset())
-        return self._audited_list(queryset, object_type="clinical.medication", patient=patient)
+        return self.audited_list(queryset, object_type="clinical.medication", patient=patient)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._audited_retrieve()
+        return self.audited_retrieve()

@@ -6,13 +6,16 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_scopes import scope
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
+from rest_framework.response import Response
 
+from practice.audit import access_record
 from practice.middleware import SESSION_ACTIVE_PRACTICE
-from practice.models import Membership
+from practice.models import AccessEvent, Membership
 from practice.permissions import Perm
 from practice.selectors import membership_for_user
 from practice.services import api_token_lookup, api_token_touch
@@ -110,3 +113,27 @@ def _attribute_changes_to(user: Any) -> None:
         return
     if context.get("actor") is None:
         context["actor"] = user
+
+
+class AuditedReadMixin:
+    """Lists and reads of patient data through the API, each recorded in the access log (one
+    event per list with its patient filter, one per object read). For GenericViewSet subclasses."""
+
+    @property
+    def membership(self) -> Membership:
+        return self.request.membership
+
+    def audited_list(self, queryset: QuerySet, *, object_type: str, patient: Any = None) -> Response:
+        access_record(
+            request=self.request._request,
+            action=AccessEvent.Action.LIST,
+            object_type=object_type,
+            patient_id=patient.public_id if patient else None,
+        )
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def audited_retrieve(self) -> Response:
+        obj = self.get_object()
+        access_record(request=self.request._request, action=AccessEvent.Action.VIEW, target=obj)
+        return Response(self.get_serializer(obj).data)
