@@ -40,6 +40,7 @@ from billing.models import (
     RemittanceLine,
 )
 from billing.x12_validate import validate_x12
+from clinical.models import Patient
 from practice.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -224,7 +225,22 @@ def _post(*, practice, era: Era, by, inbound_file) -> Remittance:
     for adj in era.provider_adjustments:
         _post_plb(practice=practice, remittance=remittance, adj=adj, by=by, on=era.payment_date)
     remittance.save(update_fields=["payer", "updated_at"])
+    _apply_patient_credits(claims=claims, era=era, by=by)
     return remittance
+
+
+def _apply_patient_credits(*, claims: dict[str, Claim], era: Era, by) -> None:
+    """A copay taken at check-in waits as patient credit until the payer says what the patient
+    owes; once this 835 moves that share to the patient's balance, the credit pays it."""
+    from billing.services_patient_billing import credit_apply
+
+    owing = {
+        claims[c.control_number].patient_id
+        for c in era.claims
+        if c.control_number in claims and c.patient_responsibility > 0
+    }
+    for patient in Patient.objects.filter(pk__in=owing).order_by("pk"):
+        credit_apply(patient=patient, by=by, on=era.payment_date)
 
 
 def _record_claim(*, practice, remittance: Remittance, clp: EraClaim, claim: Claim | None) -> RemittanceClaim:

@@ -336,3 +336,23 @@ def test_concurrent_double_import_posts_once(practice_a):
     with practice_scope(practice_a):
         assert Remittance.objects.filter(status="posted").count() == 1
         assert balance(A.CASH) == D("120.00")
+
+
+def test_check_in_copay_pays_the_patient_share_when_the_835_arrives(scope):
+    from billing import selectors_patient_billing as patient_billing
+    from billing.services_patient_billing import copay_collect
+    from scheduling.tests.factories import AppointmentFactory
+
+    claim = _claim(scope, "COPAY1")
+    copay_collect(appointment=AppointmentFactory(practice=scope), patient=claim.patient, amount="25.00", method="card")
+    assert patient_billing.patient_credit_available(patient=claim.patient) == D("25.00")
+    text = era(
+        [clp("COPAY1", "1", 150, 100, 20, lines=[_line(claim, 150, 100, [("CO", "45", 30), ("PR", "3", 20)])])],
+        "100",
+    )
+    assert not remittance_import(practice=scope, content=text).rejected
+    # The PR-3 copay of 20.00 moved to the patient's balance and the 25.00 credit paid it.
+    assert patient_billing.open_patient_charges(patient=claim.patient) == []
+    assert patient_billing.patient_credit_available(patient=claim.patient) == D("5.00")
+    assert balance(A.PATIENT_AR, patient=claim.patient) == D("0.00")
+    _zero(scope)
