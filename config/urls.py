@@ -8,6 +8,8 @@ urlpatterns = [
     path("p/<slug:practice_slug>/", include("notifications.urls")),
     path("p/<slug:practice_slug>/", include("assessments.urls")),
     path("p/<slug:practice_slug>/", include("billing.urls")),
+    path("p/<slug:practice_slug>/", include("portal.urls_staff")),
+    path("portal/", include("portal.urls")),
     # Public endpoints authenticated by their own secret (feed token, offer token, Twilio signature)
     path("", include("scheduling.urls_public")),
     path("", include("notifications.urls_public")),

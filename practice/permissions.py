@@ -54,6 +54,12 @@ class Perm(StrEnum):
     BILLING_SETUP = "billing.setup"  # payers, fee schedules, billing identity, clearinghouse
     COVERAGE_MANAGE = "billing.manage_coverage"  # insurance cards, authorizations, eligibility
     AR_VIEW_DASHBOARD = "ar.view_dashboard"
+    # Patient portal (issue 8)
+    PORTAL_INVITE = "portal.invite"  # send a patient or guardian a portal invitation
+    PORTAL_MANAGE_SETTINGS = "portal.manage_settings"  # online booking rules, intake packets, consents
+    INTAKE_REVIEW = "portal.review_intake"  # accept submitted intake into the chart
+    MESSAGES_VIEW = "portal.view_messages"  # the staff inbox: read, reply, assign (caseload rules apply)
+    MESSAGING_MANAGE = "portal.manage_messaging"  # turn portal messaging off or on for a patient
 
 
 _EVERYONE = {Perm.PRACTICE_VIEW_DASHBOARD, Perm.LOCATION_VIEW, Perm.STAFF_VIEW}
@@ -69,6 +75,10 @@ _CLINICAL = {
     Perm.ASSESSMENT_VIEW_RESULTS,
     Perm.ASSESSMENT_ASSIGN,
     Perm.RISK_ALERT_ACKNOWLEDGE,
+    Perm.PORTAL_INVITE,
+    Perm.INTAKE_REVIEW,
+    Perm.MESSAGES_VIEW,
+    Perm.MESSAGING_MANAGE,
 }
 _PRACTICE_ADMIN = {
     Perm.PRACTICE_MANAGE_SETTINGS,
@@ -81,6 +91,10 @@ _PRACTICE_ADMIN = {
     Perm.ASSESSMENT_MANAGE_PROTOCOLS,
     # Escalated risk alerts reach the admins: they must be able to close the loop.
     Perm.RISK_ALERT_ACKNOWLEDGE,
+    Perm.PORTAL_INVITE,
+    Perm.PORTAL_MANAGE_SETTINGS,
+    Perm.INTAKE_REVIEW,
+    Perm.MESSAGES_VIEW,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -120,6 +134,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.SCHEDULE_VIEW,
             Perm.SCHEDULE_MANAGE,
             Perm.COVERAGE_MANAGE,
+            Perm.PORTAL_INVITE,
+            Perm.INTAKE_REVIEW,
+            Perm.MESSAGES_VIEW,
         }
     ),
     # What billing needs: demographics, coverage, claims; never psychotherapy notes.

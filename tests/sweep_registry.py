@@ -17,6 +17,8 @@ from assessments.tests import factories as af
 from billing.tests import factories as bf
 from clinical.tests import factories as cf
 from notifications.tests import factories as nf
+from portal.tests import factories as pf
+from portal.tests import sweep_account, sweep_appointments, sweep_intake, sweep_messages, sweep_records
 from practice.models import Practice
 from practice.permissions import Role
 from practice.tests import factories as f
@@ -165,6 +167,41 @@ SWEPT_MODELS: dict[str, Maker] = {
     "clinical.EmergencyAccess": lambda p, member=None: cf.EmergencyAccessFactory(
         patient=_patient(p), **({"membership": member} if member else {})
     ),
+    # portal (issue 8)
+    "portal.PortalSettings": lambda p, member=None: pf.PortalSettingsFactory(practice=p),
+    "portal.PortalAccess": lambda p, member=None: pf.PortalAccessFactory(practice=p, patient=_patient(p, member)),
+    "portal.PortalInvitation": lambda p, member=None: pf.PortalInvitationFactory(
+        practice=p, patient=_patient(p, member)
+    ),
+    "portal.PortalAppointmentEvent": lambda p, member=None: pf.PortalAppointmentEventFactory(
+        practice=p, appointment=_appointment(p, member)
+    ),
+    "portal.ConsentDocument": lambda p, member=None: pf.ConsentDocumentFactory(practice=p),
+    "portal.IntakePacket": lambda p, member=None: pf.IntakePacketFactory(practice=p),
+    "portal.IntakeStep": lambda p, member=None: pf.IntakeStepFactory(practice=p),
+    "portal.IntakeSubmission": lambda p, member=None: pf.IntakeSubmissionFactory(
+        practice=p, patient=_patient(p, member)
+    ),
+    "portal.IntakeSignature": lambda p, member=None: pf.IntakeSignatureFactory(
+        practice=p, submission=pf.IntakeSubmissionFactory(practice=p, patient=_patient(p, member))
+    ),
+    "portal.IntakeUpload": lambda p, member=None: pf.IntakeUploadFactory(
+        practice=p, submission=pf.IntakeSubmissionFactory(practice=p, patient=_patient(p, member))
+    ),
+    "portal.PatientMessaging": lambda p, member=None: pf.PatientMessagingFactory(
+        practice=p, patient=_patient(p, member)
+    ),
+    "portal.MessageThread": lambda p, member=None: pf.MessageThreadFactory(practice=p, patient=_patient(p, member)),
+    "portal.ThreadMessage": lambda p, member=None: pf.ThreadMessageFactory(
+        practice=p, thread=pf.MessageThreadFactory(practice=p, patient=_patient(p, member))
+    ),
+    "portal.ThreadMessageRead": lambda p, member=None: pf.ThreadMessageReadFactory(practice=p),
+    "portal.ThreadAttachment": lambda p, member=None: pf.ThreadAttachmentFactory(
+        practice=p,
+        message=pf.ThreadMessageFactory(
+            practice=p, thread=pf.MessageThreadFactory(practice=p, patient=_patient(p, member))
+        ),
+    ),
 }
 
 
@@ -302,3 +339,7 @@ UI_ROUTES: dict[str, str] = {
     # not under /p/<slug>/: the caller's own tokens only
     "account_token_revoke": "practice.ApiToken",
 }
+
+# Staff-side portal routes (intake review, inbox, invitations, settings) join the page sweep.
+for _area in (sweep_account, sweep_appointments, sweep_intake, sweep_messages, sweep_records):
+    UI_ROUTES.update(_area.STAFF_ROUTES)

@@ -80,6 +80,7 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "practice.context_processors.practice_context",
                 "assessments.context_processors.risk_alerts",
+                "portal.context_processors.portal_nav",
             ],
         },
     },
