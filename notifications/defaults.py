@@ -94,6 +94,42 @@ DEFAULT_TEMPLATES: list[tuple[str, str, str, str]] = [
         "A questionnaire from {{ practice_name }}",
         "Hello {{ patient_first_name }},\n\nA questionnaire is waiting for you:\n{{ link }}\n",
     ),
+    # Statements and portal messages: the text says only that something is waiting (no amounts,
+    # no message content); the patient reads it after signing in.
+    (
+        K.STATEMENT,
+        Channel.EMAIL,
+        "Your statement from {{ practice_name }} is ready",
+        "Hello {{ patient_first_name }},\n\nYour statement from {{ practice_name }} is ready. Sign in to your "
+        "patient portal to view it:\n{{ link }}\n\nQuestions? Call us at {{ practice_phone }}.\n",
+    ),
+    (
+        K.PORTAL_INVITATION,
+        Channel.SMS,
+        "",
+        "{{ practice_name }} invited you to its patient portal. Set up your account: {{ link }}",
+    ),
+    (
+        K.PORTAL_INVITATION,
+        Channel.EMAIL,
+        "Your invitation to the {{ practice_name }} patient portal",
+        "Hello {{ patient_first_name }},\n\n{{ practice_name }} invited you to its patient portal, where you can "
+        "book appointments, complete forms and message your care team. Set up your account here (the link "
+        "works once and expires):\n{{ link }}\n",
+    ),
+    (
+        K.PORTAL_MESSAGE,
+        Channel.SMS,
+        "",
+        "{{ practice_name }}: you have a new message in your patient portal: {{ link }}",
+    ),
+    (
+        K.PORTAL_MESSAGE,
+        Channel.EMAIL,
+        "You have a new message from {{ practice_name }}",
+        "Hello {{ patient_first_name }},\n\nYou have a new secure message in your patient portal. Sign in to "
+        "read it:\n{{ link }}\n",
+    ),
     (K.GENERIC, Channel.SMS, "", "{{ practice_name }}: please call us at {{ practice_phone }}."),
     (
         K.GENERIC,

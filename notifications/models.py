@@ -38,6 +38,9 @@ class MessageTemplate(PracticeScopedModel):
         WAITLIST_OFFER = "waitlist_offer", "Waitlist offer"
         WAITLIST_TAKEN = "waitlist_taken", "Waitlist slot taken"
         QUESTIONNAIRE = "questionnaire", "Questionnaire due"
+        STATEMENT = "statement", "Statement ready"
+        PORTAL_INVITATION = "portal_invitation", "Portal invitation"
+        PORTAL_MESSAGE = "portal_message", "Portal message waiting"
         GENERIC = "generic", "Other"
 
     key = models.CharField(max_length=20, choices=Key.choices)
