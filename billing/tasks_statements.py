@@ -26,29 +26,26 @@ def last_month_end(today: date) -> date:
 
 
 def statement_email(*, statement) -> None:
-    """Email the patient that a statement is ready, through notifications' generic template
-    (consent, address and idempotency are message_send's). The text names no amount."""
+    """Email the patient that a statement is ready (notifications' STATEMENT template: consent,
+    address and idempotency are message_send's). The text names no amount; it links to the portal."""
+    from django.conf import settings
+    from django.urls import NoReverseMatch, reverse
+
     from notifications.models import Channel, MessageTemplate
     from notifications.services import message_send
 
-    practice = statement.practice
+    try:
+        path = reverse("portal_billing")
+    except NoReverseMatch:
+        path = "/portal/"
     message = message_send(
-        practice=practice,
+        practice=statement.practice,
         patient=statement.patient,
         channel=Channel.EMAIL,
-        template_key=MessageTemplate.Key.GENERIC,
-        context={},
+        template_key=MessageTemplate.Key.STATEMENT,
+        context={"link": f"{settings.SITE_URL.rstrip('/')}{path}"},
         idempotency_key=f"statement-email:{statement.pk}",
     )
-    if message.status == message.Status.QUEUED and not message.sent_at:
-        # Same transaction as the send's on-commit hook: the worker delivers this text.
-        message.subject = f"Your statement from {practice.name} is ready"[:200]
-        message.body = (
-            f"Hello {statement.patient.preferred_name or statement.patient.legal_first_name},\n\n"
-            f"Your statement from {practice.name} is ready. Please contact us at {practice.phone or 'the office'} "
-            "or ask at your next visit for a copy.\n"
-        )
-        message.save(update_fields=["subject", "body"])
     if statement.emailed_at is None and message.status != message.Status.SUPPRESSED:
         statement.emailed_at = timezone.now()
         statement.save(update_fields=["emailed_at", "updated_at"])

@@ -3,6 +3,9 @@ unmatched work queue with match-by-control-number and dismiss. Thin: services_re
 
 from __future__ import annotations
 
+from collections import Counter
+from decimal import Decimal
+
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -70,8 +73,9 @@ def remittance_upload_view(request: HttpRequest) -> HttpResponse:
         summary = result.summary()
         messages.success(
             request,
-            f"Posted ${summary['total_paid']}: {summary['claims_matched']} claims matched, "
-            f"{summary['denied']} denied, {summary['unmatched']} unmatched.",
+            f"Posted ${summary['total_paid']}: {summary['claims_matched']} claims matched ({summary['paid']} paid, "
+            f"{summary['partially_paid']} partially paid, {summary['denied']} denied, {summary['reversed']} reversed), "
+            f"{summary['unmatched']} unmatched.",
         )
     return redirect("remittance_detail", practice_slug=request.practice.slug, remittance_id=remittance.public_id)
 
@@ -82,7 +86,15 @@ def remittance_detail_view(request: HttpRequest, remittance_id) -> HttpResponse:
     if remittance is None:
         raise Http404
     access_record(request=request, action="view", target=remittance)
-    return render(request, T + "detail.html", {"remittance": remittance, "claims": remittance.claims.all()})
+    claims = list(remittance.claims.all())
+    outcomes = Counter(c.outcome for c in claims)
+    totals = {
+        "claims": len(claims),
+        "unmatched": sum(1 for c in claims if not c.is_matched),
+        "paid_amount": sum((c.paid_amount for c in claims), Decimal("0")),
+        "outcomes": [(label, outcomes[value]) for value, label in RemittanceClaim.Outcome.choices if outcomes[value]],
+    }
+    return render(request, T + "detail.html", {"remittance": remittance, "claims": claims, "totals": totals})
 
 
 @practice_view(Perm.BILLING_VIEW)

@@ -423,5 +423,5 @@ def test_install_defaults_is_idempotent(practice_a):
     with practice_scope(practice_a):
         assert services.notifications_install_defaults(practice=practice_a) > 0
         assert services.notifications_install_defaults(practice=practice_a) == 0
-        assert MessageTemplate.objects.count() == 14
+        assert MessageTemplate.objects.count() == 19  # 14 + statement + portal invitation (2) + portal message (2)
         assert sorted(ReminderRule.objects.values_list("channel", "minutes_before")) == [("email", 2880), ("sms", 1440)]

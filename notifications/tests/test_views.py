@@ -113,6 +113,6 @@ def test_new_practice_gets_defaults_through_the_setup_hook(db):
 
     practice = practice_create(name="New Practice", owner=UserFactory())
     with scopes_disabled():
-        assert MessageTemplate.all_objects.filter(practice=practice).count() == 14
+        assert MessageTemplate.all_objects.filter(practice=practice).count() == 19
         assert ReminderRule.all_objects.filter(practice=practice).count() == 2
     assert services.notifications_install_defaults(practice=practice) == 0
