@@ -172,6 +172,11 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def home_view(request: HttpRequest) -> HttpResponse:
     """Send the user to the practice they last used, or let them choose."""
     memberships = memberships_of_user(user=request.user)
+    if not memberships:
+        from portal.access import accesses_of_user
+
+        if accesses_of_user(request.user):  # a patient who signed in on the staff page
+            return redirect("portal_home")
     last = request.session.get("tend_active_practice")
     for membership in memberships:
         if membership.practice.slug == last:
