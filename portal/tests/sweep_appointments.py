@@ -8,5 +8,20 @@ model's maker is tests/sweep_registry.SWEPT_MODELS.
 
 from collections.abc import Callable
 
-PATIENT_ROUTES: dict[str, Callable] = {}
+
+def _future_appointment(patient):
+    """A future individual appointment with `patient` as its attendee (a week ahead, outside any
+    late-cancel window), telehealth so the join-link branch renders too."""
+    from scheduling.tests.factories import appointment_with_patient
+
+    return appointment_with_patient(
+        patient.practice, patient=patient, is_telehealth=True, telehealth_url="https://video.example/room/sweep"
+    )
+
+
+PATIENT_ROUTES: dict[str, Callable] = {
+    "portal_appointment_detail": _future_appointment,
+    "portal_appointment_cancel": _future_appointment,
+    "portal_appointment_reschedule": _future_appointment,
+}
 STAFF_ROUTES: dict[str, str] = {}
