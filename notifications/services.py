@@ -265,6 +265,17 @@ def consent_is_granted(*, patient: Patient, channel: str) -> bool:
     return bool(newest)
 
 
+def has_opted_out(*, patient: Patient, channel: str) -> bool:
+    """The newest consent row for the channel is a refusal (STOP, or recorded as declined)."""
+    newest = (
+        CommunicationConsent.objects.filter(patient=patient, channel=channel)
+        .order_by("-recorded_at", "-id")
+        .values_list("is_granted", flat=True)
+        .first()
+    )
+    return newest is False
+
+
 def e164(phone: str) -> str:
     """A US-centric E.164 form of a stored phone number ('' when it cannot be one)."""
     digits = re.sub(r"\D", "", phone or "")
@@ -329,8 +340,13 @@ def message_send(
     to_address: str | None = None,
     appointment: Any = None,
     idempotency_key: str,
+    requested_by_patient: bool = False,
 ) -> Message:
     """Record a message and queue its delivery on commit.
+
+    `requested_by_patient`: a one-off message the patient asked staff for in person (a portal
+    invitation to the address they just gave): sent unless they opted out of the channel, even
+    before any consent is on file.
 
     A second call with the same idempotency_key returns the first row and sends nothing. With no
     consent for the channel (newest consent row not granted, or none), no address or no active
@@ -370,7 +386,11 @@ def message_send(
     else:
         subject = template_render(template.subject, key=template_key, context=values)[:200]
         body = template_render(template.body, key=template_key, context=values)
-        if patient is not None and not consent_is_granted(patient=patient, channel=channel):
+        if patient is not None and (
+            has_opted_out(patient=patient, channel=channel)
+            if requested_by_patient
+            else not consent_is_granted(patient=patient, channel=channel)
+        ):
             status, error = Message.Status.SUPPRESSED, "no consent for this channel"
         elif not address:
             status, error = Message.Status.SUPPRESSED, "no address"

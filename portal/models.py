@@ -88,6 +88,9 @@ class PortalInvitation(PracticeScopedModel):
     patient = models.ForeignKey("clinical.Patient", on_delete=models.PROTECT, related_name="portal_invitations")
     relationship = models.CharField(max_length=10, choices=Relationship.choices, default=Relationship.SELF)
     recipient_name = models.CharField(max_length=200, help_text="Who the invitation is for (patient or guardian).")
+    reason = models.CharField(
+        max_length=300, blank=True, help_text="Why a guardian gets access to an adult's record (e.g. court order)."
+    )
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
     channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.EMAIL)

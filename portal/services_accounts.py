@@ -93,11 +93,20 @@ def portal_invitation_send(
         email=email,
         phone=phone,
         recipient_name=recipient_name,
+        reason=reason.strip()[:300],
     )
 
 
 def _invitation_create_and_send(
-    *, patient: Patient, by: Membership, relationship: str, channel: str, email: str, phone: str, recipient_name: str
+    *,
+    patient: Patient,
+    by: Membership,
+    relationship: str,
+    channel: str,
+    email: str,
+    phone: str,
+    recipient_name: str,
+    reason: str = "",
 ) -> tuple[PortalInvitation, str]:
     now = timezone.now()
     PortalInvitation.objects.filter(
@@ -109,6 +118,7 @@ def _invitation_create_and_send(
         patient=patient,
         relationship=relationship,
         recipient_name=recipient_name.strip()[:200],
+        reason=reason,
         email=email,
         phone=phone,
         channel=channel,
@@ -128,6 +138,7 @@ def _invitation_create_and_send(
         context=context,
         to_address=email if channel == PortalInvitation.Channel.EMAIL else phone,
         idempotency_key=f"portal-invitation:{invitation.public_id}",
+        requested_by_patient=True,
     )
     return invitation, token
 
@@ -149,6 +160,7 @@ def portal_invitation_resend(*, invitation: PortalInvitation, by: Membership) ->
         email=invitation.email,
         phone=invitation.phone,
         recipient_name=invitation.recipient_name,
+        reason=invitation.reason,
     )
 
 

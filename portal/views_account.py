@@ -93,10 +93,7 @@ def portal_lockout_response(request: HttpRequest) -> HttpResponse:
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "lockout_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
     }
-    response = render(request, T + "locked_out.html", context, status=429)
-    # AxesMiddleware swaps in the staff lockout page when this flag is set; this page replaces it.
-    request.axes_locked_out = False
-    return response
+    return render(request, T + "locked_out.html", context, status=429)
 
 
 def login_view(request: HttpRequest) -> HttpResponse:

@@ -88,7 +88,9 @@ class SessionTimeoutMiddleware:
                 if request.path.startswith("/api/"):
                     return self.get_response(request)  # now anonymous: the API answers 401
                 messages.info(request, expired_reason)
-                login_url = resolve_url(settings.LOGIN_URL) + "?" + urlencode({"next": request.get_full_path()})
+                # Patients time out back to the portal's sign-in, staff to theirs.
+                login_page = "portal_login" if request.path.startswith("/portal/") else settings.LOGIN_URL
+                login_url = resolve_url(login_page) + "?" + urlencode({"next": request.get_full_path()})
                 if request.headers.get("HX-Request"):
                     response = HttpResponse(status=204)
                     response["HX-Redirect"] = login_url

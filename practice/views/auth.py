@@ -62,6 +62,10 @@ def _complete_login(request: HttpRequest, user: User, device=None) -> HttpRespon
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
     """The lockout page (also AXES_LOCKOUT_CALLABLE), with the configured limit and cool-off."""
+    if request.path.startswith("/portal/"):
+        from portal.views_account import portal_lockout_response
+
+        return portal_lockout_response(request)
     context = {
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "lockout_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
