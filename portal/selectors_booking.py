@@ -56,7 +56,7 @@ def staff_bookable_choices() -> QuerySet[Membership]:
     )
 
 
-def _can_see_patients(member: Membership) -> bool:
+def _takes_appointments(member: Membership) -> bool:
     return member.is_active and member.has_perm(Perm.NOTE_WRITE)
 
 
@@ -64,9 +64,9 @@ def bookable_clinicians(*, patient: Patient, portal: PortalSettings) -> list[Mem
     """The practice's bookable clinicians; none configured: the patient's primary clinician."""
     configured = [m for m in portal.bookable_clinicians.select_related("user").order_by("user__full_name", "id")]
     if configured:
-        return [m for m in configured if _can_see_patients(m)]
+        return [m for m in configured if _takes_appointments(m)]
     primary = patient.primary_clinician
-    if primary is not None and _can_see_patients(primary):
+    if primary is not None and _takes_appointments(primary):
         return [primary]
     return []
 
