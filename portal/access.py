@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django_scopes import scope
 
 from practice.middleware import SESSION_IDLE_MINUTES
 from practice.scoping import scopes_disabled
+from practice.views.errors import not_found
 
 SESSION_PORTAL_ACCESS = "tend_portal_access"
 
@@ -81,7 +82,10 @@ def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         request.portal_access, request.patient, request.practice = access, access.patient, practice
         request.session[SESSION_IDLE_MINUTES] = practice.idle_timeout_minutes
         with scope(practice=practice), timezone.override(practice.timezone):
-            response = view(request, *args, **kwargs)
+            try:
+                response = view(request, *args, **kwargs)
+            except Http404:  # render the 404 page while the scope (and the portal menu) still works
+                response = not_found(request)
             if hasattr(response, "render") and not getattr(response, "is_rendered", True):
                 response.render()
         response.headers.setdefault("Cache-Control", "no-store")
