@@ -211,17 +211,35 @@ def _post(*, practice, era: Era, by, inbound_file) -> Remittance:
         status=Remittance.Status.POSTED,
         posted_by=by,
     )
+    # Lines are loaded for all claims at once (one query, not one per CLP).
     claims = {
         c.control_number: c
-        for c in Claim.objects.select_for_update().filter(control_number__in={clp.control_number for clp in era.claims})
+        for c in Claim.objects.select_for_update()
+        .filter(control_number__in={clp.control_number for clp in era.claims})
+        .prefetch_related("lines")
     }
+    # Patients with a secondary coverage: for the others `_secondary` can only refuse (no_secondary).
+    with_secondary = set(
+        Coverage.objects.filter(
+            patient_id__in={c.patient_id for c in claims.values()},
+            priority=Coverage.Priority.SECONDARY,
+            is_active=True,
+        ).values_list("patient_id", flat=True)
+    )
     for clp in era.claims:
         claim = claims.get(clp.control_number)
         if remittance.payer_id is None and claim is not None:
             remittance.payer_id = claim.payer_id
-        rc = _record_claim(practice=practice, remittance=remittance, clp=clp, claim=claim)
+        rc, lines = _record_claim(practice=practice, remittance=remittance, clp=clp, claim=claim)
         if claim is not None:
-            _apply_to_claim(rc=rc, claim=claim, by=by, on=era.payment_date)
+            _apply_to_claim(
+                rc=rc,
+                claim=claim,
+                by=by,
+                on=era.payment_date,
+                lines=lines,
+                may_have_secondary=claim.patient_id in with_secondary,
+            )
     for adj in era.provider_adjustments:
         _post_plb(practice=practice, remittance=remittance, adj=adj, by=by, on=era.payment_date)
     remittance.save(update_fields=["payer", "updated_at"])
@@ -243,7 +261,9 @@ def _apply_patient_credits(*, claims: dict[str, Claim], era: Era, by) -> None:
         credit_apply(patient=patient, by=by, on=era.payment_date)
 
 
-def _record_claim(*, practice, remittance: Remittance, clp: EraClaim, claim: Claim | None) -> RemittanceClaim:
+def _record_claim(
+    *, practice, remittance: Remittance, clp: EraClaim, claim: Claim | None
+) -> tuple[RemittanceClaim, list[RemittanceLine]]:
     rc = RemittanceClaim.objects.create(
         practice=practice,
         remittance=remittance,
@@ -269,7 +289,7 @@ def _record_claim(*, practice, remittance: Remittance, clp: EraClaim, claim: Cla
         if match is not None:
             used.add(match.pk)
         rows.append((line, match))
-    RemittanceLine.objects.bulk_create(
+    created = RemittanceLine.objects.bulk_create(
         [
             RemittanceLine(
                 practice=practice,
@@ -290,7 +310,7 @@ def _record_claim(*, practice, remittance: Remittance, clp: EraClaim, claim: Cla
             for line, match in rows
         ]
     )
-    return rc
+    return rc, created
 
 
 def _match_line(
@@ -328,9 +348,19 @@ def _ledger_key(rc_pk: int) -> str:
     return f"remittance-claim:{rc_pk}"
 
 
-def _apply_to_claim(*, rc: RemittanceClaim, claim: Claim, by, on) -> None:
-    """Lines matched, ledger posted, claim status/ICN updated, denial case opened, secondary built."""
-    lines = list(rc.lines.all())
+def _apply_to_claim(
+    *,
+    rc: RemittanceClaim,
+    claim: Claim,
+    by,
+    on,
+    lines: list[RemittanceLine] | None = None,
+    may_have_secondary: bool = True,
+) -> None:
+    """Lines matched, ledger posted, claim status/ICN updated, denial case opened, secondary built.
+    `lines` are rc's lines when the caller just created them; `may_have_secondary=False` when the
+    patient has no secondary coverage (so no secondary claim can be built)."""
+    lines = list(rc.lines.all()) if lines is None else lines
     claim_lines = list(claim.lines.all())
     used: set[int] = {x.claim_line_id for x in lines if x.claim_line_id}
     for line in (x for x in lines if x.claim_line_id is None):
@@ -376,7 +406,11 @@ def _apply_to_claim(*, rc: RemittanceClaim, claim: Claim, by, on) -> None:
                 "amount": denied,
             },
         )
-    if rc.outcome != RC.FORWARDED and outcome in (RC.PAID, RC.PARTIAL, RC.DENIED, RC.PATIENT_RESPONSIBILITY):
+    if (
+        may_have_secondary
+        and rc.outcome != RC.FORWARDED
+        and outcome in (RC.PAID, RC.PARTIAL, RC.DENIED, RC.PATIENT_RESPONSIBILITY)
+    ):
         _secondary(claim)
 
 
