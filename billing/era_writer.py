@@ -12,12 +12,25 @@ from decimal import Decimal
 
 
 def clp(
-    cn: str, status: str, charge, paid, pr="", *, icn="ICN1", cas=(), lines=(), patient=("DOE", "JANE")
+    cn: str,
+    status: str,
+    charge,
+    paid,
+    pr="",
+    *,
+    icn="ICN1",
+    cas=(),
+    lines=(),
+    patient=("DOE", "JANE"),
+    member_id="XYZ123456789",
 ) -> list[str]:
-    """A 2100 loop. `cas` = [(group, carc, amount)]; `lines` = [(cpt, charge, paid, dos, cas, rarcs)]."""
+    """A 2100 loop. `cas` = [(group, carc, amount)]; `lines` = [(cpt, charge, paid, dos, cas, rarcs)].
+
+    A line's `cpt` may carry its modifiers as SVC01's composite does ("90834:95"); `member_id` is
+    the patient's id at the payer (NM109)."""
     segs = [f"CLP*{cn}*{status}*{charge}*{paid}*{pr}*12*{icn}*11*1"]
     segs += [f"CAS*{g}*{r}*{a}" for g, r, a in cas]
-    segs.append(f"NM1*QC*1*{patient[0]}*{patient[1]}****MI*XYZ123456789")
+    segs.append(f"NM1*QC*1*{patient[0]}*{patient[1]}****MI*{member_id}")
     for cpt, lc, lp, dos, lcas, rarcs in lines:
         units = "-1" if Decimal(str(lc)) < 0 else "1"
         segs += [f"SVC*HC:{cpt}*{lc}*{lp}**{units}", f"DTM*472*{dos:%Y%m%d}"]
@@ -38,8 +51,11 @@ def era(
     payee_npi="1234567893",
     payee_tin="371234567",
     paid_on: date = date(2025, 2, 3),
+    payer_id: str = "",
 ) -> str:
-    """A whole 835 interchange around `clps`; BPR16 (the payment date) is `paid_on`."""
+    """A whole 835 interchange around `clps`; BPR16 (the payment date) is `paid_on`. With
+    `payer_id`, the payer loop (1000A) names it in REF*2U, which posting matches to
+    `Payer.payer_id`."""
     produced = paid_on - timedelta(days=2)
     body = [
         f"BPR*I*{bpr02}*C*ACH*CCP*01*999999992*DA*123456789*{payer_tin}**01*999999992*DA*987654321*{paid_on:%Y%m%d}",
@@ -48,6 +64,7 @@ def era(
         f"N1*PR*{payer_name}",
         "N3*PO BOX 1000",
         "N4*CHICAGO*IL*606010000",
+        *([f"REF*2U*{payer_id}"] if payer_id else []),
         "PER*BL*PROVIDER SERVICES*TE*8005550100",
         f"N1*PE*{payee_name}*XX*{payee_npi}",
         f"REF*TJ*{payee_tin}",

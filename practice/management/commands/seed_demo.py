@@ -382,6 +382,8 @@ def seed(password: str, *, clinical: bool = True) -> SeedResult:
                 _seed_billing_setup(practice, result)
                 _seed_assessments(practice, result)
                 _seed_billing_claims(practice, result)
+                if practice.slug == CEDAR.slug:
+                    _seed_billing_history(practice, result)
     return result
 
 
@@ -418,6 +420,23 @@ def _seed_billing_claims(practice: Practice, result: SeedResult) -> None:
     from billing.demo_claims import seed_billing_claims
 
     result.changes += sum(seed_billing_claims(practice).values())
+
+
+def _seed_billing_history(practice: Practice, result: SeedResult) -> None:
+    """Months of 837 batches and posted 835s, two denials, a reversal, patient payments and a
+    statement (billing/demo_remittance.py); Cedar only (each X12 file costs pyx12 ~0.5 s);
+    skipped when the practice has remittances."""
+    from billing.demo_remittance import seed_billing_history
+
+    counts = seed_billing_history(practice)
+    result.changes += sum(counts.values())
+    if counts["remittances"]:
+        sys.stderr.write(
+            f"{practice.name}: {counts['submitted']} claims sent in {counts['files_837']} 837 files, "
+            f"{counts['remittances']} 835s posted ({counts['claims_paid']} paid, {counts['denials']} denied, "
+            f"{counts['reversals']} reversed, {counts['unanswered']} unanswered), "
+            f"{counts['patient_payments']} patient payments, {counts['statements']} statement.\n"
+        )
 
 
 def _seed_assessments(practice: Practice, result: SeedResult) -> None:
