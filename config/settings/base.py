@@ -156,6 +156,7 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 TEND_PRACTICE_SETUP_HOOKS = [
     "clinical.services.templates.note_templates_install_builtin",
     "notifications.services.notifications_install_defaults",
+    "portal.intake_defaults.install_default_intake",
 ]
 
 LANGUAGE_CODE = "en-us"

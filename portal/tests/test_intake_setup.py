@@ -32,3 +32,17 @@ def test_new_consent_version_keeps_the_signed_one(practice_a):
         assert packet.steps.get(kind="consent").consent == new
         with pytest.raises(services.DomainError):
             services.consent_new_version(consent=new, title=new.title, body=new.body)
+
+
+def test_a_new_practice_gets_the_default_intake_packet_through_the_setup_hook(db):
+    from django_scopes import scopes_disabled
+
+    from portal.models import IntakePacket, PortalSettings
+    from practice.services import practice_create
+    from practice.tests.factories import UserFactory
+
+    practice = practice_create(name="Fresh Start Counseling", owner=UserFactory())
+    with scopes_disabled():
+        packet = IntakePacket.all_objects.get(practice=practice)
+        assert PortalSettings.all_objects.get(practice=practice).intake_packet == packet
+        assert packet.steps.count() == 5
