@@ -15,9 +15,9 @@ from practice.permissions import Perm
 INBOX_LIMIT = 200
 
 INBOX_FILTERS = {
+    "all": "All open",
     "mine": "Assigned to me",
     "unassigned": "Unassigned",
-    "all": "All open",
     "closed": "Closed",
 }
 
@@ -76,10 +76,10 @@ class Inbox:
     truncated: bool
 
 
-def message_inbox(*, member: Membership, filter: str = "mine") -> Inbox:
+def message_inbox(*, member: Membership, filter: str = "all") -> Inbox:
     """Open threads needing a reply first, then by last message; three queries whatever the size."""
     if filter not in INBOX_FILTERS:
-        filter = "mine"
+        filter = "all"
     base = visible_threads(member)
     open_threads = base.filter(status=MessageThread.Status.OPEN)
     counts = open_threads.aggregate(

@@ -51,7 +51,7 @@ def _back(request: HttpRequest, thread: MessageThread) -> HttpResponse:
 @practice_view(Perm.MESSAGES_VIEW)
 @require_GET
 def message_inbox(request: HttpRequest) -> HttpResponse:
-    inbox = selectors.message_inbox(member=request.membership, filter=request.GET.get("show", "mine"))
+    inbox = selectors.message_inbox(member=request.membership, filter=request.GET.get("show", "all"))
     tabs = [(key, label, inbox.counts.get(key)) for key, label in selectors.INBOX_FILTERS.items()]
     return render(request, T + "inbox.html", {"inbox": inbox, "tabs": tabs, "active": "messages"})
 

@@ -69,6 +69,9 @@ def test_patient_starts_a_thread_and_the_clinician_is_emailed_without_content(
     assert email.to == [world.clinician.user.email]
     assert SECRET not in email.body and "Sleep" not in email.body
     assert str(thread.public_id) in email.body
+    # the unassigned thread is in the clinician's default inbox (their caseload), needing a reply
+    inbox = _staff(world.clinician).get(_surl(world, "message_inbox")).content.decode()
+    assert str(thread.public_id) in inbox and "Needs reply" in inbox
 
 
 def test_staff_reply_notifies_the_patient_without_content_and_the_patient_reads_it(
