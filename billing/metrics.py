@@ -18,6 +18,7 @@ from django.db.models import Count, DateField, Exists, OuterRef, Q, Subquery, Su
 from django.db.models.functions import Cast, Coalesce, TruncMonth
 
 from billing.models import (
+    Charge,
     Claim,
     ClaimEvent,
     ClaimLine,
@@ -170,6 +171,7 @@ def aging(*, as_of: date, top_patients: int = 20) -> Aging:
         if line["charge_id"] not in first_submitted:
             first_submitted[line["charge_id"]] = line["claim__submitted_at"].date()
             first_payer[line["charge_id"]] = line["claim__payer_id"]
+    _merged_charge_submissions(charge_ids - set(first_submitted), first_submitted, first_payer)
     claim_ids = {r["claim_id"] for r in rows if r["claim_id"] and not r["charge_key"]}
     claim_submitted = {
         c["id"]: c["submitted_at"].date()
@@ -207,6 +209,38 @@ def aging(*, as_of: date, top_patients: int = 20) -> Aging:
         row.label = person.display_name if person else "Unknown patient"
         row.key = person.public_id if person else None
     return Aging(by_payer=by_payer, patient=patient, total=total, by_patient=by_patient)
+
+
+def _merged_charge_submissions(charge_ids: set, first_submitted: dict, first_payer: dict) -> None:
+    """Charges merged into another charge's claim line (96127 units, services_claims.MERGED_CPTS)
+    are on no line of their own: they age with the line of the same patient, date and code."""
+    if not charge_ids:
+        return
+    merged = list(
+        Charge.objects.filter(id__in=charge_ids, status=Charge.Status.ON_CLAIM).values(
+            "id", "patient_id", "service_date", "cpt"
+        )
+    )
+    if not merged:
+        return
+    lines = (
+        ClaimLine.objects.filter(
+            claim__patient_id__in={c["patient_id"] for c in merged},
+            service_date__in={c["service_date"] for c in merged},
+            cpt__in={c["cpt"] for c in merged},
+            claim__submitted_at__isnull=False,
+        )
+        .values("claim__patient_id", "service_date", "cpt", "claim__submitted_at", "claim__payer_id")
+        .order_by("claim__submitted_at", "claim_id")
+    )
+    first: dict[tuple, tuple] = {}
+    for line in lines:
+        key = (line["claim__patient_id"], line["service_date"], line["cpt"])
+        first.setdefault(key, (line["claim__submitted_at"].date(), line["claim__payer_id"]))
+    for charge in merged:
+        found = first.get((charge["patient_id"], charge["service_date"], charge["cpt"]))
+        if found:
+            first_submitted[charge["id"]], first_payer[charge["id"]] = found
 
 
 # --- Claim outcome rates ------------------------------------------------------------------------

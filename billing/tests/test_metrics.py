@@ -136,6 +136,29 @@ def test_aging_by_payer_and_patient_adds_up_to_total_ar(scope):
     assert later.total.buckets["120+"] == D("150.00") and later.total.buckets["61-90"] == D("140.00")
 
 
+def test_merged_96127_charges_age_with_their_line_and_never_go_negative(scope):
+    """Two 96127 charges of one day are one claim line (units 2) carried by the first charge; the
+    payment credits that charge only. Both age from the claim's submission (40 days after DOS)."""
+    dos = AS_OF - timedelta(days=50)
+    claim = claim_with_lines(scope, service_date=dos, submitted_at=aware(AS_OF - timedelta(days=10)))
+    line = claim.lines.get()
+    head = line.charge
+    head.cpt = line.cpt = "96127"
+    head.save(update_fields=["cpt"])
+    line.save(update_fields=["cpt"])
+    post(scope, dos, debit(A.INSURANCE_AR, D(10), charge=head), credit(A.CHARGES, D(10), charge=head))
+    merged = charge_posted(
+        scope, amount=10, on=dos, patient=claim.patient, coverage=claim.coverage, cpt="96127", status="on_claim"
+    )
+    before = metrics.aging(as_of=AS_OF).total.buckets
+    assert before["0-30"] == D("20.00") and before["31-60"] == D("0.00")
+    # the payer pays $8 for both units on the one line (the head charge) and CO-45 the rest
+    post(scope, AS_OF, debit(A.CASH, D(8)), credit(A.INSURANCE_AR, D(20), charge=head), debit(A.CONTRACTUAL, D(12)))
+    after = metrics.aging(as_of=AS_OF).total.buckets
+    assert all(amount == 0 for amount in after.values()), after
+    assert merged.pk
+
+
 def remit(practice, claim, outcome, on, *, status_code="1", denied_line=False):
     rc = RemittanceClaimFactory(
         practice=practice,
