@@ -294,6 +294,9 @@ class ThreadMessage(PracticeScopedModel):
     body = models.TextField()
     sent_at = models.DateTimeField(default=timezone.now)
     read_by_patient_at = models.DateTimeField(null=True, blank=True)
+    staff_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the care team was emailed about this patient message (claimed once)."
+    )
 
     class Meta:
         ordering = ["sent_at", "id"]

@@ -138,8 +138,21 @@ def _store_files(message: ThreadMessage, checked: list[_CheckedFile]) -> None:
 # --- Notifications -------------------------------------------------------------------------------
 
 
+def _patient_recipients(patient) -> list[tuple[str, str]]:
+    """(email, first name) of who reads a minor's portal: their active guardians; else nobody extra."""
+    if not patient.is_minor:
+        return []
+    from portal.models import PortalAccess, Relationship
+
+    guardians = PortalAccess.objects.filter(
+        patient=patient, relationship=Relationship.GUARDIAN, is_active=True
+    ).select_related("user")
+    return [(a.user.email, (a.user.full_name or "").split(" ")[0]) for a in guardians if a.user.email]
+
+
 def _notify_patient(message: ThreadMessage) -> None:
-    """Tell the patient a message is waiting (no content): email and/or SMS as they consented."""
+    """Tell the patient (a minor's guardians) that a message is waiting, with no content: email
+    and/or SMS as they consented."""
     from django.urls import reverse
 
     from notifications.models import Channel, MessageTemplate
@@ -147,6 +160,21 @@ def _notify_patient(message: ThreadMessage) -> None:
     from practice.services import site_url
 
     patient = message.thread.patient
+    link = {"link": f"{site_url()}{reverse('portal_messages')}"}
+    guardians = _patient_recipients(patient)
+    if guardians:
+        for index, (email, first_name) in enumerate(guardians):
+            message_send(
+                practice=patient.practice,
+                patient=patient,
+                channel=Channel.EMAIL,
+                template_key=MessageTemplate.Key.PORTAL_MESSAGE,
+                context=link | ({"patient_first_name": first_name} if first_name else {}),
+                to_address=email,
+                idempotency_key=f"portal-message:{message.public_id}:guardian:{index}",
+                requested_by_patient=True,
+            )
+        return
     channels = [c for c in (Channel.EMAIL, Channel.SMS) if consent_is_granted(patient=patient, channel=c)]
     # No consent at all: the email row is still recorded (as suppressed) so staff can see why.
     for channel in channels or [Channel.EMAIL]:
@@ -155,46 +183,71 @@ def _notify_patient(message: ThreadMessage) -> None:
             patient=patient,
             channel=channel,
             template_key=MessageTemplate.Key.PORTAL_MESSAGE,
-            context={"link": f"{site_url()}{reverse('portal_messages')}"},
+            context=link,
             idempotency_key=f"portal-message:{message.public_id}:{channel}",
         )
 
 
-def _staff_recipient(thread: MessageThread) -> Membership | None:
+def staff_recipient(thread: MessageThread) -> Membership | None:
     if thread.assigned_to_id:
         return thread.assigned_to
     return thread.patient.primary_clinician
 
 
-def _notify_staff_on_commit(thread: MessageThread) -> None:
-    """Email the assigned member (else the primary clinician) that a patient wrote: a link only."""
-    member = _staff_recipient(thread)
-    if member is None or not member.is_active or not member.user.email:
-        return
-    email, slug, thread_id = member.user.email, thread.practice.slug, thread.public_id
+def _notify_staff_on_commit(message: ThreadMessage) -> None:
+    """Queue the care-team email about a patient's message (portal.tasks); broker trouble must not
+    fail the committed message — the inbox shows it either way."""
+    practice_id, message_id = message.practice_id, message.pk
 
-    def send() -> None:
-        from django.core.mail import send_mail
-        from django.urls import reverse
+    def queue() -> None:
+        from portal.tasks import portal_message_staff_notify_task
 
-        from practice.services import site_url
-
-        path = reverse("message_thread", kwargs={"practice_slug": slug, "thread_id": thread_id})
         try:
-            send_mail(
-                subject="A patient sent a portal message",
-                message=(
-                    "A patient sent a message in the Tend portal:\n"
-                    f"{site_url()}{path}\n\n"
-                    "This email does not name the patient or the message; the thread does, after you sign in.\n"
-                ),
-                from_email=None,
-                recipient_list=[email],
-            )
-        except Exception:  # mail trouble must not fail the committed message; the inbox shows it
-            logger.exception("could not email the portal message notice for thread %s", thread_id)
+            portal_message_staff_notify_task.delay(practice_id=practice_id, message_id=message_id)
+        except Exception:
+            logger.exception("could not queue the portal message notice for message %s", message_id)
 
-    transaction.on_commit(send)
+    transaction.on_commit(queue)
+
+
+def portal_message_staff_notify(*, message_id: int) -> bool:
+    """Email the assigned member (else the primary clinician) that a patient wrote: a link only.
+    Claimed with a conditional UPDATE, so a retried task sends at most once."""
+    from django.core.mail import send_mail
+    from django.urls import reverse
+
+    from practice.services import site_url
+
+    claimed = ThreadMessage.objects.filter(
+        pk=message_id, sender_user__isnull=False, staff_notified_at__isnull=True
+    ).update(staff_notified_at=timezone.now(), updated_at=timezone.now())
+    if not claimed:
+        return False
+    message = ThreadMessage.objects.select_related(
+        "thread__patient__primary_clinician__user", "thread__assigned_to__user"
+    ).get(pk=message_id)
+    member = staff_recipient(message.thread)
+    if member is None or not member.is_active or not member.user.email:
+        return False
+    path = reverse(
+        "message_thread", kwargs={"practice_slug": message.thread.practice.slug, "thread_id": message.thread.public_id}
+    )
+    try:
+        send_mail(
+            subject="A patient sent a portal message",
+            message=(
+                "A patient sent a message in the Tend portal:\n"
+                f"{site_url()}{path}\n\n"
+                "This email does not name the patient or the message; the thread does, after you sign in.\n"
+            ),
+            from_email=None,
+            recipient_list=[member.user.email],
+        )
+    except Exception:
+        # Release the claim so the task's retry sends it (at least once beats never for this notice).
+        ThreadMessage.objects.filter(pk=message_id).update(staff_notified_at=None)
+        raise
+    return True
 
 
 # --- Patient side --------------------------------------------------------------------------------
@@ -213,7 +266,7 @@ def _add_patient_message(*, thread: MessageThread, user: User, body: str, checke
     _store_files(message, checked)
     thread.last_message_at, thread.needs_reply, thread.status = now, True, MessageThread.Status.OPEN
     thread.save(update_fields=["last_message_at", "needs_reply", "status", "updated_at"])
-    _notify_staff_on_commit(thread)
+    _notify_staff_on_commit(message)
     return message
 
 
