@@ -63,7 +63,8 @@ def test_seed_demo_creates_two_practices_with_staff_and_a_pending_invitation():
 
 def test_seed_demo_with_clinical_records_twice_changes_nothing():
     """The one full seed (~9 s: ~40 patients, ~160 notes through the services, twice)."""
-    _seed()
+    table = _seed()
+    assert "Patient portal (sign in at /portal/login/):" in table  # the demo patient's login
     before = _counts()
     with scopes_disabled():
         from clinical.models import Patient, ProgressNote, PsychotherapyNote, TreatmentPlan
@@ -138,6 +139,7 @@ def test_seed_demo_json_lists_every_role_and_mfa_secrets_that_work():
     assert data["password"] == DEFAULT_PASSWORD
     assert {p["slug"] for p in data["practices"]} == {"maple", "cedar"}
     assert {a["role"] for a in data["accounts"]} == set(Role.values)
+    # No clinical records, no portal patient (the full seed prints one: portal/tests/test_demo_portal.py).
     assert data["portal_patients"] == []
     for account in data["accounts"]:
         assert set(account) == {"practice", "email", "role", "mfa_secret", "name"}

@@ -384,6 +384,7 @@ def seed(password: str, *, clinical: bool = True) -> SeedResult:
                 _seed_billing_claims(practice, result)
                 if practice.slug == CEDAR.slug:
                     _seed_billing_history(practice, result)
+                    _seed_portal(practice, passwords, result)
     return result
 
 
@@ -437,6 +438,22 @@ def _seed_billing_history(practice: Practice, result: SeedResult) -> None:
             f"{counts['reversals']} reversed, {counts['unanswered']} unanswered), "
             f"{counts['patient_payments']} patient payments, {counts['statements']} statement.\n"
         )
+
+
+def _seed_portal(practice: Practice, passwords: _Passwords, result: SeedResult) -> None:
+    """One patient of Elena Petrova with a portal login (the shared demo password), a completed and
+    accepted intake, messages both ways, a due PHQ-9 and a statement (portal/demo.py); Cedar only,
+    after the billing history; skipped when the demo patient already has a portal account."""
+    from portal.demo import seed_portal
+
+    seeded = seed_portal(practice, password=passwords.raw, encoded_password=passwords.encoded())
+    result.changes += seeded["changes"]
+    result.portal_patients += seeded["patients"]
+    for login in seeded["patients"]:  # a re-run with another --password updates the patient's too
+        user = User.objects.get(email=login["email"])
+        if not passwords.matches(user.password):
+            User.objects.filter(pk=user.pk).update(password=passwords.encoded())
+            result.changes += 1
 
 
 def _seed_assessments(practice: Practice, result: SeedResult) -> None:
@@ -500,6 +517,12 @@ def result_as_table(result: SeedResult) -> str:
         out.append(f"  {email}")
         out.append(f"    secret: {secret}")
         out.append(f"    {url}")
+    if result.portal_patients:
+        out.append("")
+        out.append("Patient portal (sign in at /portal/login/):")
+        for login in result.portal_patients:
+            out.append(f"  {names[login['practice']]}: {login['email']} ({login['name']}, MRN {login['patient_mrn']})")
+        out.append(f"  Password: {result.password}")
     if result.questionnaire_links:
         out.append("")
         out.append("Open a demo questionnaire as the patient (PHQ-9 by email link, no sign-in):")
