@@ -4,7 +4,6 @@ force, a realistic completion rate and a working demo link."""
 
 from __future__ import annotations
 
-import time
 from io import StringIO
 
 import pytest
@@ -46,9 +45,7 @@ def seeded(django_db_setup, django_db_blocker):
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            started = time.monotonic()
-            output = _seed()
-            yield {"output": output, "elapsed": time.monotonic() - started}
+            yield {"output": _seed()}
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
@@ -132,7 +129,3 @@ def test_the_demo_link_opens_the_questionnaire_and_is_printed(seeded):
     page = Client().get(f"/q/{token}/")
     assert page.status_code == 200
     assert "Little interest or pleasure" in page.content.decode()
-
-
-def test_the_seed_stays_fast(seeded):
-    assert seeded["elapsed"] < 120
