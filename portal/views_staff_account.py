@@ -80,6 +80,14 @@ def patient_portal_view(request: HttpRequest, patient: Patient) -> HttpResponse:
         "invitations": invitations,
         "guardian_prefill": _initial(patient, Relationship.GUARDIAN),
     }
+    if request.membership.has_perm(Perm.MESSAGES_VIEW):
+        # Portal messages are part of the record: the patient's threads, and whether messaging is on.
+        from portal.models import PatientMessaging
+        from portal.selectors_messages import threads_for_patient
+
+        context["threads"] = list(threads_for_patient(patient)[:20])
+        context["messaging"] = PatientMessaging.objects.filter(patient=patient).first()
+        context["can_manage_messaging"] = request.membership.has_perm(Perm.MESSAGING_MANAGE)
     return render(request, T + "patient_portal.html", context)
 
 

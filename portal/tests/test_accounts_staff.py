@@ -75,3 +75,21 @@ def test_home_cards_with_bounded_queries(client, practice_a, django_assert_max_n
     summary = response.context["summary"]
     assert summary.next_attendance is not None and summary.balance == Decimal("0")
     assert b"Next appointment" in response.content
+
+
+def test_the_portal_page_lists_the_patients_threads_and_messaging_switch(client, login, patient):
+    from portal.tests.factories import MessageThreadFactory, PatientMessagingFactory, ThreadMessageFactory
+
+    with scopes_disabled():
+        thread = MessageThreadFactory(practice=patient.practice, patient=patient, subject="Refill question")
+        ThreadMessageFactory(practice=patient.practice, thread=thread)
+        other = MessageThreadFactory(practice=patient.practice, subject="Someone else's thread")
+        PatientMessagingFactory(practice=patient.practice, patient=patient, reason="Call the office instead")
+    login(patient.primary_clinician)
+    page = client.get(_url(patient)).content.decode()
+    assert "Refill question" in page and other.subject not in page
+    assert (
+        reverse("message_thread", kwargs={"practice_slug": patient.practice.slug, "thread_id": thread.public_id})
+        in page
+    )
+    assert "<strong>off</strong> for this patient (Call the office instead)" in page
