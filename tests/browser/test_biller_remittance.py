@@ -112,7 +112,11 @@ def test_biller_posts_an_835_writes_off_the_denial_and_sees_ar_move(page, tmp_pa
     page.get_by_label("X12 file").set_input_files(era_path)
     page.locator("[data-remittance-upload]").click()
     page.wait_for_url("**/billing/remittances/*/")
-    assert "Posted $100.00: 2 claims matched, 1 denied, 0 unmatched." in page.locator(".toasts").inner_text()
+    toast = page.locator(".toasts").inner_text()
+    assert "Posted $100.00: 2 claims matched (1 paid, 0 partially paid, 1 denied, 0 reversed), 0 unmatched." in toast
+    # the counts stay on the page after the toast fades
+    totals = page.locator("[data-remittance-totals]").inner_text()
+    assert "2 claims" in totals and "1 paid" in totals and "1 denied" in totals and "claim payments $100.00" in totals
     assert "EFTRIV0001" in page.locator("h1").inner_text()
     paid_card = page.locator("[data-remittance-claim=RIV0000001]")
     denied_card = page.locator("[data-remittance-claim=RIV0000002]")
