@@ -222,3 +222,28 @@ class ThreadAttachmentFactory(ScopedFactory):
     size_bytes = len(PNG_BYTES)
     sha256 = hashlib.sha256(PNG_BYTES).hexdigest()
     original_filename = "photo.png"
+
+
+def open_mornings(practice, clinician):
+    """A 'Main Street office' where `clinician` is open 9-12 every day, and a bookable in-person
+    'Therapy session' type: what the portal's booking pages need. Returns (location, appointment type)."""
+    from datetime import date, time
+
+    from practice.tests.factories import LocationFactory
+    from scheduling.tests.factories import AppointmentTypeFactory, AvailabilityRuleFactory
+
+    location = LocationFactory(practice=practice, name="Main Street office", timezone=practice.timezone)
+    for weekday in range(7):
+        AvailabilityRuleFactory(
+            practice=practice,
+            clinician=clinician,
+            location=location,
+            weekday=weekday,
+            start_time=time(9, 0),
+            end_time=time(12, 0),
+            valid_from=date(2020, 1, 1),
+        )
+    appointment_type = AppointmentTypeFactory(
+        practice=practice, name="Therapy session", is_bookable_online=True, modality="in_person"
+    )
+    return location, appointment_type

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, time
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
@@ -26,11 +25,10 @@ from conftest import DEFAULT_PASSWORD
 from portal import services_accounts
 from portal.intake_defaults import install_default_intake
 from portal.models import PortalAccess, Relationship
-from portal.tests.factories import PortalAccessFactory, PortalSettingsFactory
+from portal.tests.factories import PortalAccessFactory, PortalSettingsFactory, open_mornings
 from practice.models import Membership, Practice
 from practice.permissions import Role
-from practice.tests.factories import LocationFactory, MembershipFactory, PracticeFactory, UserFactory
-from scheduling.tests.factories import AppointmentTypeFactory, AvailabilityRuleFactory
+from practice.tests.factories import MembershipFactory, PracticeFactory, UserFactory
 from tests.browser.axe import assert_accessible, axe_context
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,20 +54,7 @@ def _world() -> World:
     with scopes_disabled():
         clinician = MembershipFactory(practice=riverside, role=Role.CLINICIAN, user__full_name="Ana Ortiz")
         desk = MembershipFactory(practice=riverside, role=Role.FRONT_DESK)
-        location = LocationFactory(practice=riverside, name="Main Street office", timezone=riverside.timezone)
-        for weekday in range(7):
-            AvailabilityRuleFactory(
-                practice=riverside,
-                clinician=clinician,
-                location=location,
-                weekday=weekday,
-                start_time=time(9, 0),
-                end_time=time(12, 0),
-                valid_from=date(2020, 1, 1),
-            )
-        AppointmentTypeFactory(
-            practice=riverside, name="Therapy session", is_bookable_online=True, modality="in_person"
-        )
+        open_mornings(riverside, clinician)
         PayerFactory(practice=riverside, name="Blue Valley Health")
         patient = PatientFactory(
             practice=riverside,

@@ -1,17 +1,14 @@
 """A patient books an appointment on a phone (390x844): the type and clinician are chosen for them
 (one of each), they tap an open time, confirm, and see it on their appointments list."""
 
-from datetime import date, time
-
 import pytest
 from django.test import Client
 from django_scopes import scopes_disabled
 
-from portal.tests.factories import PortalAccessFactory, PortalSettingsFactory
+from portal.tests.factories import PortalAccessFactory, PortalSettingsFactory, open_mornings
 from practice.permissions import Role
-from practice.tests.factories import LocationFactory, MembershipFactory, PracticeFactory, sign_in
+from practice.tests.factories import MembershipFactory, PracticeFactory, sign_in
 from scheduling.models import Appointment
-from scheduling.tests.factories import AppointmentTypeFactory, AvailabilityRuleFactory
 from tests.browser.axe import PHONE, axe_violations, describe
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,20 +29,7 @@ def test_patient_books_a_slot_on_a_phone_and_sees_it_listed(browser, live_server
     riverside = PracticeFactory(name="Riverside Counseling", slug="riverside")
     with scopes_disabled():
         clinician = MembershipFactory(practice=riverside, role=Role.CLINICIAN)
-        location = LocationFactory(practice=riverside, name="Main Street office", timezone=riverside.timezone)
-        for weekday in range(7):
-            AvailabilityRuleFactory(
-                practice=riverside,
-                clinician=clinician,
-                location=location,
-                weekday=weekday,
-                start_time=time(9, 0),
-                end_time=time(12, 0),
-                valid_from=date(2020, 1, 1),
-            )
-        AppointmentTypeFactory(
-            practice=riverside, name="Therapy session", is_bookable_online=True, modality="in_person"
-        )
+        location, _type = open_mornings(riverside, clinician)
         access = PortalAccessFactory(practice=riverside, patient__primary_clinician=clinician)
         PortalSettingsFactory(practice=riverside, new_patients_may_book=True)
 

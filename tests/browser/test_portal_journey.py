@@ -12,7 +12,6 @@ the chart. Back on the phone the reply is marked new, and reading it clears the 
 from __future__ import annotations
 
 import re
-from datetime import date, time
 
 import pytest
 from django.test import Client
@@ -27,11 +26,10 @@ from clinical.tests.factories import PatientFactory
 from notifications.models import Message
 from portal.intake_defaults import install_default_intake
 from portal.models import IntakeSubmission, IntakeUpload, PortalAccess, ThreadMessage
-from portal.tests.factories import PNG_BYTES, PortalSettingsFactory
+from portal.tests.factories import PNG_BYTES, PortalSettingsFactory, open_mornings
 from practice.permissions import Role
-from practice.tests.factories import LocationFactory, MembershipFactory, PracticeFactory, sign_in
+from practice.tests.factories import MembershipFactory, PracticeFactory, sign_in
 from scheduling.models import Appointment
-from scheduling.tests.factories import AppointmentTypeFactory, AvailabilityRuleFactory
 from tests.browser.axe import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -72,20 +70,7 @@ def test_invite_intake_book_questionnaire_message_reply_accept(browser, live_ser
     with scopes_disabled():
         clinician = MembershipFactory(practice=riverside, role=Role.CLINICIAN, user__full_name="Ana Ortiz")
         desk = MembershipFactory(practice=riverside, role=Role.FRONT_DESK, user__full_name="Jo Front")
-        location = LocationFactory(practice=riverside, name="Main Street office", timezone=riverside.timezone)
-        for weekday in range(7):
-            AvailabilityRuleFactory(
-                practice=riverside,
-                clinician=clinician,
-                location=location,
-                weekday=weekday,
-                start_time=time(9, 0),
-                end_time=time(12, 0),
-                valid_from=date(2020, 1, 1),
-            )
-        AppointmentTypeFactory(
-            practice=riverside, name="Therapy session", is_bookable_online=True, modality="in_person"
-        )
+        location, _type = open_mornings(riverside, clinician)
         payer = PayerFactory(practice=riverside, name="Blue Valley Health")
         settings = PortalSettingsFactory(practice=riverside, new_patients_may_book=True, shared_instruments=["PHQ-9"])
         settings.bookable_clinicians.add(clinician)
