@@ -27,7 +27,7 @@ class MultipleFileField(forms.FileField):
 def _attachments_field() -> MultipleFileField:
     return MultipleFileField(
         required=False,
-        label="Attachments (optional)",
+        label="Attachments",
         help_text=f"Up to {MAX_ATTACHMENTS} files: PDF, PNG, JPEG or HEIC.",
         widget=MultipleFileInput(attrs={"accept": ACCEPT, "multiple": True}),
     )

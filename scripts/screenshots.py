@@ -72,7 +72,12 @@ def visit(page, url: str) -> None:
 
 
 def take_screenshots(
-    base: str, env: dict[str, str], account: dict[str, str], password: str, questionnaire_link: str = ""
+    base: str,
+    env: dict[str, str],
+    account: dict[str, str],
+    password: str,
+    questionnaire_link: str = "",
+    portal_email: str = "",
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -117,10 +122,15 @@ def take_screenshots(
             visit(page, base + claim.get_attribute("href"))
             page.screenshot(path=OUT / "claim.png")
 
+            visit(page, f"{base}/p/{PRACTICE}/billing/ar/")
+            page.screenshot(path=OUT / "ar-dashboard.png", full_page=True)
+
             clinician_screens(browser, base, password)
             front_desk_screens(browser, base, password)
             if questionnaire_link:
                 questionnaire_screen(browser, base, questionnaire_link)
+            if portal_email:
+                portal_screens(browser, base, portal_email, password)
         finally:
             browser.close()
 
@@ -162,6 +172,24 @@ def questionnaire_screen(browser, base: str, link: str) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
     visit(page, base + link)
     page.screenshot(path=OUT / "questionnaire.png")
+    page.close()
+
+
+def portal_screens(browser, base: str, email: str, password: str) -> None:
+    """The demo patient's portal on a phone: home, then the thread with the clinician's reply."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    visit(page, f"{base}/portal/login/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.locator("input[name=password]").press("Enter")
+    page.wait_for_url(f"{base}/portal/")
+    page.screenshot(path=OUT / "portal-home.png", full_page=True)
+    visit(page, f"{base}/portal/messages/")
+    threads = page.locator("main a[href^='/portal/messages/'][href$='/']:not([href$='/new/'])")
+    both_ways = threads.filter(has_text="Question about my next appointment")
+    thread = both_ways.first if both_ways.count() else threads.first
+    visit(page, base + thread.get_attribute("href"))
+    page.screenshot(path=OUT / "portal-thread.png", full_page=True)
     page.close()
 
 
@@ -209,7 +237,8 @@ def main() -> None:
                 wait_until_up(f"{base}/login/", server)
                 name = next(p["name"] for p in demo["practices"] if p["slug"] == PRACTICE)
                 link = next((q["path"] for q in demo.get("questionnaire_links", []) if q["practice"] == name), "")
-                take_screenshots(base, env, account, demo["password"], link)
+                portal = next((p["email"] for p in demo.get("portal_patients", []) if p["practice"] == PRACTICE), "")
+                take_screenshots(base, env, account, demo["password"], link, portal)
             except BaseException:
                 sys.stderr.write(log.read_text()[-4000:])
                 raise
@@ -232,6 +261,9 @@ def main() -> None:
         "questionnaire",
         "claims",
         "claim",
+        "ar-dashboard",
+        "portal-home",
+        "portal-thread",
     ):
         if (OUT / f"{name}.png").exists():
             print(f"wrote {(OUT / f'{name}.png').relative_to(ROOT)}")  # noqa: T201
