@@ -131,8 +131,10 @@ def test_patient_payments_balances_and_a_statement(cedar):
     assert copay.appointment_id is not None and copay.amount > 0
     card = PatientPayment.objects.get(method=PatientPayment.Method.CARD)
     assert card.ledger_transaction.entries.filter(account=LedgerAccount.PATIENT_AR).exists()
-    statement = Statement.objects.get()
-    assert statement.balance_due > 0 and statement.period_end < timezone.localdate().replace(day=1)
+    # the billing history issues one statement; the portal demo issues its patient another
+    statements = list(Statement.objects.all())
+    assert 1 <= len(statements) <= 2
+    assert all(s.balance_due > 0 and s.period_end < timezone.localdate().replace(day=1) for s in statements)
     assert metrics.ar_totals(as_of=timezone.localdate()).patient > 0
 
 
