@@ -41,6 +41,7 @@ from billing.models import (
 )
 from billing.x12_validate import validate_x12
 from clinical.models import Patient
+from practice.audit import audit_batch
 from practice.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def remittance_import(
         _finish_inbound(inbound_file, result)
         return result
     try:
-        with transaction.atomic():
+        with transaction.atomic(), audit_batch():
             for era in eras:
                 existing = Remittance.objects.filter(
                     payer_identifier=era.payer_identifier,

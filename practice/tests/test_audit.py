@@ -168,3 +168,53 @@ def test_nightly_verify_task_counts_broken_chains(practice_a):
         victim = AuditLogEntry.objects.filter(practice=practice_a).order_by("seq")[1]
     _tamper("UPDATE practice_auditlogentry SET object_repr = %s WHERE id = %s", ["x", victim.pk])
     assert audit_chain_verify_task.delay().get() == 1
+
+
+def _head(practice):
+    from practice.models import AuditChainHead
+
+    return AuditChainHead.objects.get(chain_key=f"auditlogentry:{practice.pk}")
+
+
+def test_a_batch_writes_the_head_once_and_the_chain_still_verifies(practice_a):
+    from practice.audit import audit_batch
+
+    before = _head(practice_a).seq
+    with transaction.atomic(), audit_batch(), practice_scope(practice_a):
+        loc = LocationFactory(practice=practice_a, name="Main")
+        for i in range(4):
+            loc.phone = f"555-010{i}"
+            loc.save()
+        assert _head(practice_a).seq == before  # not rewritten per row
+        try:
+            with transaction.atomic():  # a savepoint rolled back inside the batch loses its row
+                loc.phone = "555-0199"
+                loc.save()
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        loc.phone = "555-0200"
+        loc.save()
+    with scopes_disabled():
+        newest = AuditLogEntry.objects.filter(practice=practice_a).order_by("-seq").first()
+    assert newest.seq == before + 6 and _head(practice_a).seq == newest.seq
+    assert _head(practice_a).last_hash == newest.entry_hash
+    assert "OK" in _verify()
+    with practice_scope(practice_a):  # an ordinary append after the batch continues the chain
+        loc.phone = "555-0300"
+        loc.save()
+    assert _head(practice_a).seq == newest.seq + 1
+    assert "OK" in _verify()
+
+
+def test_a_failed_batch_leaves_no_rows_and_the_head_unchanged(practice_a):
+    from practice.audit import audit_batch
+
+    head = _head(practice_a)
+    with pytest.raises(RuntimeError), audit_batch(), practice_scope(practice_a):
+        LocationFactory(practice=practice_a, name="Main")
+        raise RuntimeError
+    with scopes_disabled():
+        assert AuditLogEntry.objects.filter(practice=practice_a).order_by("-seq").first().seq == head.seq
+    assert _head(practice_a).last_hash == head.last_hash
+    assert "OK" in _verify()
