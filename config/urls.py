@@ -9,6 +9,7 @@ urlpatterns = [
     path("p/<slug:practice_slug>/", include("assessments.urls")),
     path("p/<slug:practice_slug>/", include("billing.urls")),
     path("p/<slug:practice_slug>/", include("portal.urls_staff")),
+    path("p/<slug:practice_slug>/", include("integrations.urls")),
     path("portal/", include("portal.urls")),
     # Public endpoints authenticated by their own secret (feed token, offer token, Twilio signature)
     path("", include("scheduling.urls_public")),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("", include("assessments.urls_public")),
     path("api/v1/", include("practice.api_urls")),
     path("api/", include("practice.api_schema_urls")),
+    path("fhir/R4/", include("integrations.fhir.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -60,6 +60,10 @@ class Perm(StrEnum):
     INTAKE_REVIEW = "portal.review_intake"  # accept submitted intake into the chart
     MESSAGES_VIEW = "portal.view_messages"  # the staff inbox: read, reply, assign (caseload rules apply)
     MESSAGING_MANAGE = "portal.manage_messaging"  # turn portal messaging off or on for a patient
+    # Integrations (issue 9)
+    INTEGRATIONS_MANAGE = "integrations.manage"  # API keys and webhook endpoints
+    DATA_IMPORT = "integrations.import"  # CSV migration from another system
+    DATA_EXPORT = "integrations.export"  # the full practice export (owner only: it is every record)
 
 
 _EVERYONE = {Perm.PRACTICE_VIEW_DASHBOARD, Perm.LOCATION_VIEW, Perm.STAFF_VIEW}
@@ -95,6 +99,8 @@ _PRACTICE_ADMIN = {
     Perm.PORTAL_MANAGE_SETTINGS,
     Perm.INTAKE_REVIEW,
     Perm.MESSAGES_VIEW,
+    Perm.INTEGRATIONS_MANAGE,
+    Perm.DATA_IMPORT,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {

@@ -16,6 +16,7 @@ from django.utils.timezone import now
 from assessments.tests import factories as af
 from billing.tests import factories as bf
 from clinical.tests import factories as cf
+from integrations.tests import sweep_data, sweep_keys, sweep_webhooks
 from notifications.tests import factories as nf
 from portal.tests import factories as pf
 from portal.tests import sweep_account, sweep_appointments, sweep_intake, sweep_messages, sweep_records
@@ -342,4 +343,10 @@ UI_ROUTES: dict[str, str] = {
 
 # Staff-side portal routes (intake review, inbox, invitations, settings) join the page sweep.
 for _area in (sweep_account, sweep_appointments, sweep_intake, sweep_messages, sweep_records):
+    UI_ROUTES.update(_area.STAFF_ROUTES)
+
+# Integrations (issue 9): each area keeps its own entries.
+for _area in (sweep_keys, sweep_webhooks, sweep_data):
+    SWEPT_MODELS.update(_area.SWEPT_MODELS)
+    NOT_EXPOSED_BY_ID.update(_area.NOT_EXPOSED_BY_ID)
     UI_ROUTES.update(_area.STAFF_ROUTES)
