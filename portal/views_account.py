@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -43,6 +43,7 @@ from practice.forms import CodeForm, LoginForm, PasswordChangeForm
 from practice.middleware import SESSION_LAST_ACTIVITY, SESSION_LOGIN_AT
 from practice.models import Membership, User
 from practice.views.account import PasswordResetConfirm
+from practice.views.auth import PasswordStep, password_step
 
 T = "portal/account/"
 PENDING_USER = "tend_portal_pending_user"
@@ -96,26 +97,25 @@ def portal_lockout_response(request: HttpRequest) -> HttpResponse:
     return render(request, T + "locked_out.html", context, status=429)
 
 
+PORTAL_PASSWORD_STEP = PasswordStep(
+    pending_user=PENDING_USER,
+    pending_attempts=PENDING_ATTEMPTS,
+    pending_next=PENDING_NEXT,
+    lockout=lambda request: portal_lockout_response(request),
+    code_step=lambda user: "portal_login_verify" if services.user_has_mfa(user) else None,
+    complete=lambda request, user: _complete_login(request, user),
+    safe_next=lambda request: _safe_next(request),
+)
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and not portal_user_needs_mfa_code(request):
         return redirect(_safe_next(request))
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        # `email=` (the USERNAME_FIELD) so django-axes counts failures under this email
-        user = authenticate(request, email=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"])
-        if getattr(request, "axes_locked_out", False):
-            return portal_lockout_response(request)
-        if user is None:
-            form.add_error(None, "That email and password do not match an active account.")
-        else:
-            request.session.cycle_key()
-            if services.user_has_mfa(user):
-                request.session[PENDING_USER] = user.pk
-                request.session[PENDING_ATTEMPTS] = 0
-                request.session[PENDING_NEXT] = _safe_next(request)
-                return redirect("portal_login_verify")
-            request.session[SESSION_LOGIN_AT] = timezone.now().isoformat()
-            return _complete_login(request, user)
+        response = password_step(request, form, PORTAL_PASSWORD_STEP)
+        if response is not None:
+            return response
     return render(request, T + "login.html", {"form": form, "next": request.GET.get("next", "")})
 
 

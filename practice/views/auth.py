@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
@@ -73,27 +76,65 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     return render(request, "practice/auth/locked_out.html", context, status=429)
 
 
+@dataclass(frozen=True)
+class PasswordStep:
+    """How one sign-in page (staff or portal) continues after a correct password."""
+
+    pending_user: str
+    pending_attempts: str
+    pending_next: str
+    lockout: Callable[[HttpRequest], HttpResponse]
+    code_step: Callable[[User], str | None]  # the URL name of the next step, or None to sign in now
+    complete: Callable[[HttpRequest, User], HttpResponse]
+    safe_next: Callable[[HttpRequest], str]
+
+
+def password_step(request: HttpRequest, form: LoginForm, step: PasswordStep) -> HttpResponse | None:
+    """Check a posted, valid email + password form (django-axes counts failures). Returns the next
+    response, or None after adding the form error (the caller re-renders the form)."""
+    # `email=` (the USERNAME_FIELD) so django-axes counts failures under this email
+    user = authenticate(request, email=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"])
+    if getattr(request, "axes_locked_out", False):
+        return step.lockout(request)
+    if user is None:
+        form.add_error(None, "That email and password do not match an active account.")
+        return None
+    request.session.cycle_key()
+    target = step.code_step(user)
+    if target is not None:
+        request.session[step.pending_user] = user.pk
+        request.session[step.pending_attempts] = 0
+        request.session[step.pending_next] = step.safe_next(request)
+        return redirect(target)
+    request.session[SESSION_LOGIN_AT] = timezone.now().isoformat()
+    return step.complete(request, user)
+
+
+def _staff_code_step(user: User) -> str | None:
+    if not services.user_requires_mfa(user):
+        return None
+    return "login_verify" if services.user_has_mfa(user) else "mfa_setup"
+
+
+STAFF_PASSWORD_STEP = PasswordStep(
+    pending_user=PENDING_USER,
+    pending_attempts=PENDING_ATTEMPTS,
+    pending_next=PENDING_NEXT,
+    lockout=lambda request: lockout_response(request),
+    code_step=_staff_code_step,
+    complete=lambda request, user: _complete_login(request, user),
+    safe_next=lambda request: _safe_next(request),
+)
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.user.is_verified():
         return redirect(_safe_next(request))
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        # `email=` (the USERNAME_FIELD) so django-axes counts failures under this email
-        user = authenticate(request, email=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"])
-        if getattr(request, "axes_locked_out", False):
-            return lockout_response(request)
-        if user is None:
-            form.add_error(None, "That email and password do not match an active account.")
-        else:
-            request.session.cycle_key()
-            if services.user_requires_mfa(user):
-                request.session[PENDING_USER] = user.pk
-                request.session[PENDING_ATTEMPTS] = 0
-                request.session[PENDING_NEXT] = _safe_next(request)
-                target = "login_verify" if services.user_has_mfa(user) else "mfa_setup"
-                return redirect(target)
-            request.session[SESSION_LOGIN_AT] = timezone.now().isoformat()
-            return _complete_login(request, user)
+        response = password_step(request, form, STAFF_PASSWORD_STEP)
+        if response is not None:
+            return response
     return render(request, "practice/auth/login.html", {"form": form, "next": request.GET.get("next", "")})
 
 
