@@ -217,6 +217,8 @@ def appointment_list(
     clinician: Membership | None = None,
     patient_ids: Iterable[int] | None = None,
     status: str | None = None,
+    location: Location | None = None,
+    newest_first: bool = False,
 ) -> QuerySet[Appointment]:
     queryset = Appointment.objects.all()
     if start is not None:
@@ -229,7 +231,10 @@ def appointment_list(
         queryset = queryset.filter(attendees__patient_id__in=list(patient_ids)).distinct()
     if status:
         queryset = queryset.filter(status=status)
-    return _with_relations(queryset).order_by("starts_at", "id")
+    if location is not None:
+        queryset = queryset.filter(location=location)
+    order = ("-starts_at", "-id") if newest_first else ("starts_at", "id")
+    return _with_relations(queryset).order_by(*order)
 
 
 def appointment_get(*, public_id) -> Appointment | None:

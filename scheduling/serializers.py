@@ -9,8 +9,18 @@ from datetime import timedelta
 
 from rest_framework import serializers
 
-from scheduling.models import Appointment, AppointmentType, Attendee, AvailabilityRule, WaitlistEntry
+from practice.serializers import ErrorBodyOut
+from scheduling.models import (
+    Appointment,
+    AppointmentType,
+    Attendee,
+    AvailabilityException,
+    AvailabilityRule,
+    Room,
+    WaitlistEntry,
+)
 from scheduling.services import SCOPES
+from scheduling.services_catalog import TYPE_FIELDS
 
 
 def _uuid_of(source: str, **kw) -> serializers.UUIDField:
@@ -40,6 +50,46 @@ class AppointmentTypeOut(_PublicId):
         read_only_fields = fields
 
 
+class AppointmentTypeIn(serializers.ModelSerializer):
+    """A new appointment type, or (PATCH) the fields to change. Changes need the settings right."""
+
+    class Meta:
+        model = AppointmentType
+        fields = list(TYPE_FIELDS)
+
+
+class AppointmentTypeFilterIn(serializers.Serializer):
+    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class RoomOut(_PublicId):
+    location = _uuid_of("location")
+
+    class Meta:
+        model = Room
+        fields = ["id", "location", "name", "capacity", "is_active"]
+        read_only_fields = fields
+
+
+class RoomIn(serializers.Serializer):
+    location = serializers.UUIDField()
+    name = serializers.CharField(max_length=80)
+    capacity = serializers.IntegerField(min_value=1, max_value=500, required=False, default=2)
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class RoomUpdateIn(serializers.Serializer):
+    location = serializers.UUIDField(required=False)
+    name = serializers.CharField(max_length=80, required=False)
+    capacity = serializers.IntegerField(min_value=1, max_value=500, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class RoomFilterIn(serializers.Serializer):
+    location = serializers.UUIDField(required=False)
+    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
 class AvailabilityRuleOut(_PublicId):
     clinician = _uuid_of("clinician")
     location = _uuid_of("location")
@@ -60,8 +110,53 @@ class AvailabilityRuleIn(serializers.Serializer):
     valid_until = serializers.DateField(required=False, allow_null=True)
 
 
+class AvailabilityRuleUpdateIn(serializers.Serializer):
+    """The fields to change (the clinician of a rule cannot change: add a rule instead)."""
+
+    location = serializers.UUIDField(required=False)
+    weekday = serializers.ChoiceField(choices=AvailabilityRule.Weekday.choices, required=False)
+    start_time = serializers.TimeField(required=False)
+    end_time = serializers.TimeField(required=False)
+    valid_from = serializers.DateField(required=False)
+    valid_until = serializers.DateField(required=False, allow_null=True)
+
+
 class AvailabilityFilterIn(serializers.Serializer):
     clinician = serializers.UUIDField(required=False)
+    location = serializers.UUIDField(required=False)
+
+
+class AvailabilityExceptionOut(_PublicId):
+    clinician = _uuid_of("clinician")
+    location = _uuid_of("location", allow_null=True)
+
+    class Meta:
+        model = AvailabilityException
+        fields = ["id", "clinician", "kind", "location", "starts_at", "ends_at", "reason"]
+        read_only_fields = fields
+
+
+class AvailabilityExceptionIn(serializers.Serializer):
+    clinician = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=AvailabilityException.Kind.choices)
+    location = serializers.UUIDField(required=False, allow_null=True, help_text="Required for extra hours.")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class AvailabilityExceptionUpdateIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AvailabilityException.Kind.choices, required=False)
+    location = serializers.UUIDField(required=False, allow_null=True)
+    starts_at = serializers.DateTimeField(required=False)
+    ends_at = serializers.DateTimeField(required=False)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class AvailabilityExceptionFilterIn(serializers.Serializer):
+    clinician = serializers.UUIDField(required=False)
+    start = serializers.DateTimeField(required=False, help_text="Exceptions ending after this time.")
+    end = serializers.DateTimeField(required=False, help_text="Exceptions starting before this time.")
 
 
 class AttendeeOut(_PublicId):
@@ -123,11 +218,15 @@ class AppointmentIn(serializers.Serializer):
 
 
 class AppointmentFilterIn(serializers.Serializer):
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+    start = serializers.DateTimeField(required=False, help_text="Appointments ending after this time.")
+    end = serializers.DateTimeField(required=False, help_text="Appointments starting before this time.")
     clinician = serializers.UUIDField(required=False)
     patient = serializers.UUIDField(required=False)
+    location = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=Appointment.Status.choices, required=False)
+    ordering = serializers.ChoiceField(
+        choices=["starts_at", "-starts_at"], required=False, default="starts_at", help_text="Default: starts_at."
+    )
 
 
 class RescheduleIn(serializers.Serializer):
@@ -147,6 +246,28 @@ class CancelIn(serializers.Serializer):
 class StatusIn(serializers.Serializer):
     status = serializers.ChoiceField(choices=Appointment.Status.choices)
     reason = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+
+
+class CheckInIn(serializers.Serializer):
+    attendee = serializers.UUIDField(
+        required=False, allow_null=True, help_text="For a group: the one attendee who arrived (default: everyone)."
+    )
+
+
+class AttendeeStatusIn(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Attendee.Status.choices)
+    reason = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+
+
+class ConflictBodyOut(ErrorBodyOut):
+    conflicting_appointment = serializers.UUIDField(allow_null=True)
+    conflicts = serializers.ListField(child=serializers.DictField(), help_text="occurrence_start, appointment")
+
+
+class ConflictOut(serializers.Serializer):
+    """409 of a booking or move: the appointment(s) in the way."""
+
+    error = ConflictBodyOut()
 
 
 class OpenSlotsIn(serializers.Serializer):
@@ -199,6 +320,18 @@ class WaitlistEntryOut(_PublicId):
         return [str(m.public_id) for m in entry.clinicians.all()]
 
 
+class WaitlistFilterIn(serializers.Serializer):
+    status = serializers.MultipleChoiceField(
+        choices=WaitlistEntry.Status.choices,
+        required=False,
+        help_text="Repeat for several; default: waiting and offered.",
+    )
+    clinician = serializers.UUIDField(required=False, help_text="Entries accepting this clinician (or any).")
+    appointment_type = serializers.UUIDField(required=False)
+    location = serializers.UUIDField(required=False, help_text="Entries accepting this location (or any).")
+    priority = serializers.IntegerField(required=False, min_value=1, max_value=5)
+
+
 class WaitlistEntryIn(serializers.Serializer):
     patient = serializers.UUIDField()
     appointment_type = serializers.UUIDField()
@@ -211,3 +344,21 @@ class WaitlistEntryIn(serializers.Serializer):
     latest_time = serializers.TimeField(required=False, allow_null=True)
     priority = serializers.IntegerField(required=False, default=3, min_value=1, max_value=5)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class WaitlistEntryUpdateIn(serializers.Serializer):
+    """The fields to change; ``status`` "removed" takes the entry off the list, "waiting" puts it back."""
+
+    appointment_type = serializers.UUIDField(required=False)
+    clinicians = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=50)
+    location = serializers.UUIDField(required=False, allow_null=True)
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, max_length=7
+    )
+    earliest_time = serializers.TimeField(required=False, allow_null=True)
+    latest_time = serializers.TimeField(required=False, allow_null=True)
+    priority = serializers.IntegerField(required=False, min_value=1, max_value=5)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    status = serializers.ChoiceField(
+        choices=[WaitlistEntry.Status.WAITING, WaitlistEntry.Status.REMOVED], required=False
+    )
