@@ -289,6 +289,11 @@ SPECTACULAR_SETTINGS = {
         "RemittanceStatusEnum": "billing.models.Remittance.Status",
         "DenialCaseStatusEnum": "billing.models.DenialCase.Status",
         "InstrumentCodeEnum": "assessments.serializers.INSTRUMENT_CODES",
+        # scheduling and notifications API (issue 9)
+        "AvailabilityExceptionKindEnum": "scheduling.models.AvailabilityException.Kind",
+        "MessageChannelEnum": "notifications.models.Channel",
+        "ChannelEnum": "assessments.models.DeliveryChannel",  # keeps its name beside MessageChannelEnum
+        "MessageStatusEnum": "notifications.models.Message.Status",
     },
 }
 
