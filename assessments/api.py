@@ -38,6 +38,7 @@ ERROR = OpenApiResponse(description="The API's error shape: {error: {status, cod
 
 
 class _AssessmentViewSet(PracticeScopedAPIMixin, AuditedReadMixin, viewsets.GenericViewSet):
+    api_scope = "assessments"
     lookup_field = "public_id"
 
     def parse(self, serializer_class: type, data: Any) -> dict[str, Any]:

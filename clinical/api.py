@@ -30,6 +30,7 @@ from practice.permissions import Perm
 
 
 class _ClinicalViewSet(PracticeScopedAPIMixin, AuditedReadMixin, viewsets.GenericViewSet):
+    api_scope = "clinical"
     lookup_field = "public_id"
     filter_serializer_class: type = s.PatientScopedFilterIn
 

@@ -212,6 +212,7 @@ class MeView(PracticeScopedAPIMixin, APIView):
     """Who the credentials belong to: user, practice, role and what the role may do."""
 
     exposes_model = Membership
+    api_scope = "practice"
 
     @extend_schema(operation_id="me", responses={200: MeOut, **_errors(401, 403)})
     def get(self, request: Request) -> Response:
@@ -221,10 +222,16 @@ class MeView(PracticeScopedAPIMixin, APIView):
                 "user": membership.user,
                 "practice": membership.practice,
                 "membership": membership,
-                "auth": "token" if isinstance(request.auth, ApiToken) else "session",
+                "auth": _auth_kind(request),
             }
         )
         return Response(out.data)
+
+
+def _auth_kind(request: Request) -> str:
+    if getattr(request, "api_key", None) is not None:
+        return "api_key"
+    return "token" if isinstance(request.auth, ApiToken) else "session"
 
 
 # --- Practice resources ----------------------------------------------------------------------
@@ -234,6 +241,7 @@ class _AuditedReadOnlyViewSet(PracticeScopedAPIMixin, viewsets.ReadOnlyModelView
     """List and retrieve by ``public_id``; a retrieve writes a PHI access event."""
 
     lookup_field = "public_id"
+    api_scope = "practice"
     filter_serializer_class: type[serializers.Serializer]
 
     def filters(self) -> dict[str, Any]:

@@ -65,10 +65,15 @@ def _bind(request: Request, membership: Membership | None, token: Any) -> None:
         target.membership = membership
         target.practice = membership.practice if membership else None
         target.api_token = token
+        target.api_key = None
 
 
 class IsPracticeMember(permissions.BasePermission):
-    """Authenticated with a membership, and (if the view names one) holding ``required_perm``."""
+    """Authenticated with a membership, and (if the view names one) holding ``required_perm``.
+
+    An API key (``request.api_key``) acts for its creator only within its scopes: the view's
+    ``api_scope`` with ``:read`` for safe methods and ``:write`` otherwise; no ``api_scope``, no key.
+    """
 
     message = "You do not have access to this."
 
@@ -76,12 +81,27 @@ class IsPracticeMember(permissions.BasePermission):
         membership = getattr(request, "membership", None)
         if membership is None or not request.user or not request.user.is_authenticated:
             return False
+        api_key = getattr(request, "api_key", None)
+        if api_key is not None and not self._key_allows(api_key, request, view):
+            return False
         required: Perm | None = getattr(view, "required_perm", None)
         action_perms: dict[str, Perm] = getattr(view, "action_perms", {})
         action = getattr(view, "action", None)
         if action in action_perms:
             required = action_perms[action]
         return required is None or membership.has_perm(required)
+
+    def _key_allows(self, api_key: Any, request: Request, view: Any) -> bool:
+        from integrations.api_keys import key_allows, scope_needed
+
+        domain: str | None = getattr(view, "api_scope", None)
+        if key_allows(api_key, domain=domain, method=request.method):
+            return True
+        if not domain:
+            self.message = "API keys cannot use this endpoint; use a user token."
+        else:
+            self.message = f"This API key lacks the {scope_needed(domain=domain, method=request.method)} scope."
+        return False
 
 
 class PracticeScopedAPIMixin:

@@ -258,6 +258,9 @@ def access_record(
             patient_id = _patient_public_id(target)
     user = request.user if getattr(request, "user", None) and request.user.is_authenticated else None
     token = getattr(request, "api_token", None)
+    api_key = getattr(request, "api_key", None)
+    if api_key is not None:  # a practice API key (integrations.ApiKey): named in the reason
+        reason = f"{reason} [api key {api_key.public_id}]".strip()
     return chain_append(
         AccessEvent,
         {

@@ -120,7 +120,7 @@ class MeOut(serializers.Serializer):
     user = MeUserOut()
     practice = MePracticeOut()
     membership = MeMembershipOut()
-    auth = serializers.ChoiceField(choices=["token", "session"])
+    auth = serializers.ChoiceField(choices=["token", "api_key", "session"])
 
 
 class ErrorBodyOut(serializers.Serializer):

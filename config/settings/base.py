@@ -188,6 +188,11 @@ TEND_FIELD_ENCRYPTION_KEY = env.str("TEND_FIELD_ENCRYPTION_KEY", default="")
 # ISA15 of 837 files sent without a clearinghouse connection (which sets its own): T test, P production.
 TEND_X12_USAGE_INDICATOR = env.str("TEND_X12_USAGE_INDICATOR", default="T")
 
+# Outbound webhooks (integrations/webhooks.py): receivers on private, loopback or link-local
+# addresses are refused (SSRF) unless allowed; plain http is refused unless allowed (or DEBUG).
+TEND_WEBHOOKS_ALLOW_PRIVATE = env.bool("TEND_WEBHOOKS_ALLOW_PRIVATE", default=False)
+TEND_WEBHOOKS_ALLOW_HTTP = env.bool("TEND_WEBHOOKS_ALLOW_HTTP", default=False)
+
 # Email and SMS
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -249,6 +254,7 @@ CONTENT_SECURITY_POLICY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "integrations.api_auth.ApiKeyAuthentication",  # Bearer tendk_... (a practice's API key)
         "practice.api_auth.MembershipTokenAuthentication",
         "practice.api_auth.PracticeSessionAuthentication",
     ],
@@ -257,13 +263,48 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "practice.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "integrations.api_auth.ApiKeyRateThrottle",
+        "integrations.api_auth.UserTokenRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {"auth": "20/min"},
 }
+# Requests a minute per user across their user tokens (API keys carry their own limit).
+API_USER_TOKEN_RATE_PER_MINUTE = env.int("API_USER_TOKEN_RATE_PER_MINUTE", default=600)
+API_DESCRIPTION = """Practice-scoped REST API of Tend. Every credential belongs to exactly one practice, so
+paths carry no practice.
+
+## Authentication
+* **User token** (`tokenAuth`): `POST /api/v1/auth/token/` with `email`, `password`, `practice` (the
+  practice's slug) and, when the account has two-factor authentication (required for owners, admins and
+  billers, optional for others), `otp`: the current 6-digit code of the authenticator app. The answer holds
+  the token once; send it as `Authorization: Bearer tend_...`. A token acts as that membership.
+* **API key** (`apiKeyAuth`): created by an owner or admin in the web app under Settings → API keys and
+  shown once; send it as `Authorization: Bearer tendk_...`. A key acts for the admin who created it, limited
+  to its scopes: `<domain>:read` for GET and `<domain>:write` for other methods (domains: practice, clinical,
+  scheduling, assessments, billing, notifications, integrations). An endpoint outside the key's scopes
+  answers 403. Auth and token endpoints do not accept API keys.
+
+## Conventions
+* Lists are paginated by page: `?page=N`; the answer is `{count, next, previous, results}` (50 a page).
+* Filters are query parameters documented per operation (an unknown value is a 400 naming the parameter).
+  Lists have a fixed order described on each operation; `?ordering=` is accepted only where an operation
+  documents it (appointments: `starts_at` or `-starts_at`).
+* Errors have one shape: `{"error": {"status", "code", "message", "fields": {field: [messages]}}}` for
+  400, 401, 403, 404, 405, 409 and 429.
+* Rate limits: each API key has its own limit per minute; user tokens share a limit per user. Over the
+  limit the answer is 429 with a `Retry-After` header (seconds).
+"""
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tend API",
-    "DESCRIPTION": "Practice-scoped REST API of Tend. A token belongs to one membership.",
+    "DESCRIPTION": API_DESCRIPTION,
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Docs page assets come from drf-spectacular-sidecar (self-hosted: no other hosts under the CSP)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "persistAuthorization": False},
     # Several models have a `status`; name each choice set so clients get stable enum names.
     "ENUM_NAME_OVERRIDES": {
         "PatientStatusEnum": "clinical.models.Patient.Status",

@@ -12,4 +12,4 @@ SWEPT_MODELS: dict[str, Callable] = {
     "integrations.ApiKey": lambda p, member=None: itf.ApiKeyFactory(practice=p),
 }
 NOT_EXPOSED_BY_ID: dict[str, str] = {}
-STAFF_ROUTES: dict[str, str] = {}
+STAFF_ROUTES: dict[str, str] = {"api_key_revoke": "integrations.ApiKey"}
