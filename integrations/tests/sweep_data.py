@@ -13,5 +13,12 @@ SWEPT_MODELS: dict[str, Callable] = {
     "integrations.ExternalRecord": lambda p, member=None: itf.ExternalRecordFactory(practice=p),
     "integrations.ExportJob": lambda p, member=None: itf.ExportJobFactory(practice=p),
 }
-NOT_EXPOSED_BY_ID: dict[str, str] = {}
-STAFF_ROUTES: dict[str, str] = {}
+NOT_EXPOSED_BY_ID: dict[str, str] = {
+    "integrations.ExternalRecord": "Import bookkeeping (external id -> our row); no page or endpoint takes its id.",
+}
+STAFF_ROUTES: dict[str, str] = {
+    "data_import_job": "integrations.ImportJob",
+    "data_import_progress": "integrations.ImportJob",
+    "data_import_run": "integrations.ImportJob",
+    "data_export_download": "integrations.ExportJob",
+}
