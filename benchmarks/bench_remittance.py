@@ -425,8 +425,15 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
+        statements: Counter = Counter()
+
+        def count_statement(execute, sql, params, many, context):
+            statements[sql.split(None, 1)[0].upper()] += 1
+            return execute(sql, params, many, context)
+
         t0 = time.perf_counter()
-        result = remittance_import(practice=practice, content=text, filename="bench.835")
+        with connection.execute_wrapper(count_statement):
+            result = remittance_import(practice=practice, content=text, filename="bench.835")
         elapsed = time.perf_counter() - t0
         if profiler is not None:
             profiler.disable()
@@ -441,6 +448,9 @@ def main() -> None:
         results.append((f"remittance_import, {clp_count:,} CLPs", _rate(clp_count, elapsed, "claims")))
         results.append((f"  {svc_posted:,} service lines (SVC) posted", _rate(svc_posted, elapsed, "lines")))
         results.append((f"  {payments:,} service-line payments (SVC03 != 0)", _rate(payments, elapsed, "payments")))
+        per_claim = sum(statements.values()) / clp_count
+        kinds = ", ".join(f"{kind} {n / clp_count:.1f}" for kind, n in statements.most_common())
+        results.append((f"  SQL statements per CLP: {per_claim:.1f} ({kinds})", ""))
 
         counts = (
             m.LedgerTransaction.objects.count(),

@@ -60,7 +60,6 @@ def credit(account: str, amount: Decimal, **dims: Any) -> Leg:
     return Leg(account, -money(amount), dims)
 
 
-@transaction.atomic
 def ledger_post(
     *,
     practice_id: int,
@@ -89,32 +88,35 @@ def ledger_post(
     if total != 0:
         raise DomainError(f"Ledger transaction does not balance (off by {total}).")
     on = occurred_on or timezone.localdate()
-    try:
-        with transaction.atomic():
-            txn = LedgerTransaction.objects.create(
-                practice_id=practice_id,
-                kind=kind,
-                occurred_on=on,
-                memo=memo[:300],
-                idempotency_key=idempotency_key,
-                reverses=reverses,
-                created_by=by,
-            )
-    except IntegrityError:  # a concurrent post with the same key won
-        return LedgerTransaction.all_objects.get(idempotency_key=idempotency_key, practice_id=practice_id)
-    LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(
-                practice_id=practice_id,
-                transaction=txn,
-                account=leg.account,
-                amount=leg.amount,
-                occurred_on=on,
-                **leg.dims,
-            )
-            for leg in legs
-        ]
-    )
+    # The checks above write nothing, so the writes need no savepoint of their own (a failure
+    # there fails the caller's transaction); only the insert that may lose a race gets one.
+    with transaction.atomic(savepoint=False):
+        try:
+            with transaction.atomic():
+                txn = LedgerTransaction.objects.create(
+                    practice_id=practice_id,
+                    kind=kind,
+                    occurred_on=on,
+                    memo=memo[:300],
+                    idempotency_key=idempotency_key,
+                    reverses=reverses,
+                    created_by=by,
+                )
+        except IntegrityError:  # a concurrent post with the same key won
+            return LedgerTransaction.all_objects.get(idempotency_key=idempotency_key, practice_id=practice_id)
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(
+                    practice_id=practice_id,
+                    transaction=txn,
+                    account=leg.account,
+                    amount=leg.amount,
+                    occurred_on=on,
+                    **leg.dims,
+                )
+                for leg in legs
+            ]
+        )
     return txn
 
 

@@ -173,7 +173,7 @@ def remittance_import(
         _finish_inbound(inbound_file, result)
         return result
     try:
-        with transaction.atomic(), audit_batch():
+        with transaction.atomic(), audit_batch(practice_id=practice.pk):
             for era in eras:
                 existing = Remittance.objects.filter(
                     payer_identifier=era.payer_identifier,

@@ -161,37 +161,51 @@ def _chain_tail(model: type[models.Model], chain_key: str, head) -> tuple[int, s
     return tail
 
 
-# Chain keys appended to inside the current `audit_batch`, or None outside one.
-_batch_chains: ContextVar[dict[str, type[models.Model]] | None] = ContextVar("audit_batch_chains", default=None)
+@dataclass
+class _Batch:
+    appended: dict[str, type[models.Model]]  # chain key -> its log model
+    locked: dict[str, Any]  # chain key -> its head as locked when the batch began
+
+
+# The current `audit_batch`, or None outside one.
+_current_batch: ContextVar[_Batch | None] = ContextVar("audit_batch", default=None)
 
 
 @contextmanager
-def audit_batch() -> Iterator[None]:
+def audit_batch(*, practice_id: int | None = None) -> Iterator[None]:
     """Append many audit rows in one transaction without rewriting the chain head per row.
 
     PostgreSQL keeps every version of a row updated inside one open transaction, so a head
     updated per row makes each lookup walk all earlier versions: quadratic time (an 835 of
-    10,000 claims writes ~100,000 audit rows). Inside a batch each append still locks the head
-    and takes its link from the log's tail; the heads are written once, at the end, in the same
-    transaction (a failure rolls the whole batch back).
+    10,000 claims writes ~100,000 audit rows). Inside a batch an append takes its link from the
+    log's tail (one step of the (chain_key, seq) index) and the heads are written once, at the
+    end, in the same transaction; a failure rolls the whole batch back. Given `practice_id`, that
+    practice's heads are locked once, up front (other chains are locked at each append).
     """
-    if _batch_chains.get() is not None:
+    if _current_batch.get() is not None:
         yield
         return
-    chains: dict[str, type[models.Model]] = {}
-    token = _batch_chains.set(chains)
-    try:
-        with transaction.atomic():
+    with transaction.atomic():
+        locked = {}
+        if practice_id is not None:
+            for model_name in HASHED_FIELDS:
+                chain_key = chain_key_for(model_name, practice_id)
+                locked[chain_key] = _lock_head(chain_key)
+        batch = _Batch(appended={}, locked=locked)
+        token = _current_batch.set(batch)
+        try:
             yield
-            for chain_key, model in chains.items():
-                head = _lock_head(chain_key)
-                head.seq, head.last_hash = _chain_tail(model, chain_key, head)
-                head.save(update_fields=["seq", "last_hash"])
-    finally:
-        _batch_chains.reset(token)
+        finally:
+            _current_batch.reset(token)
+        for chain_key, model in batch.appended.items():
+            head = _lock_head(chain_key)
+            head.seq, head.last_hash = _chain_tail(model, chain_key, head)
+            head.save(update_fields=["seq", "last_hash"])
 
 
-@transaction.atomic
+# No savepoint of its own: a failed audit write must fail the caller's transaction anyway, and
+# a savepoint per row is two more statements on every audited save.
+@transaction.atomic(savepoint=False)
 def chain_append(model: type[models.Model], values: dict[str, Any]) -> models.Model:
     """Insert one audit row as the next link of its practice's chain (in the caller's transaction)."""
     model_name = model._meta.model_name
@@ -209,9 +223,13 @@ def chain_append(model: type[models.Model], values: dict[str, Any]) -> models.Mo
             values[ip_field] = _canonical_ip(values[ip_field])
 
     chain_key = chain_key_for(model_name, values.get("practice_id"))
-    head = _lock_head(chain_key)
-    batch = _batch_chains.get()
-    seq, prev_hash = _chain_tail(model, chain_key, head) if batch is not None else (head.seq, head.last_hash)
+    batch = _current_batch.get()
+    if batch is None:
+        head = _lock_head(chain_key)
+        seq, prev_hash = head.seq, head.last_hash
+    else:
+        head = batch.locked.get(chain_key) or _lock_head(chain_key)
+        seq, prev_hash = _chain_tail(model, chain_key, head)
     row = model(chain_key=chain_key, seq=seq + 1, prev_hash=prev_hash, **values)
     if model_name == "auditlogentry":
         _apply_request_context(row)
@@ -219,7 +237,7 @@ def chain_append(model: type[models.Model], values: dict[str, Any]) -> models.Mo
     row.entry_hash = entry_digest(model, as_saved, chain_key=chain_key, seq=row.seq, prev_hash=row.prev_hash)
     row.save(force_insert=True)
     if batch is not None:
-        batch[chain_key] = model
+        batch.appended[chain_key] = model
     else:
         head.seq, head.last_hash = row.seq, row.entry_hash
         head.save(update_fields=["seq", "last_hash"])

@@ -176,11 +176,13 @@ def _head(practice):
     return AuditChainHead.objects.get(chain_key=f"auditlogentry:{practice.pk}")
 
 
-def test_a_batch_writes_the_head_once_and_the_chain_still_verifies(practice_a):
+@pytest.mark.parametrize("prelock", [False, True])
+def test_a_batch_writes_the_head_once_and_the_chain_still_verifies(practice_a, prelock):
     from practice.audit import audit_batch
 
     before = _head(practice_a).seq
-    with transaction.atomic(), audit_batch(), practice_scope(practice_a):
+    batch = audit_batch(practice_id=practice_a.pk) if prelock else audit_batch()
+    with transaction.atomic(), batch, practice_scope(practice_a):
         loc = LocationFactory(practice=practice_a, name="Main")
         for i in range(4):
             loc.phone = f"555-010{i}"
@@ -218,3 +220,18 @@ def test_a_failed_batch_leaves_no_rows_and_the_head_unchanged(practice_a):
         assert AuditLogEntry.objects.filter(practice=practice_a).order_by("-seq").first().seq == head.seq
     assert _head(practice_a).last_hash == head.last_hash
     assert "OK" in _verify()
+
+
+def test_a_batch_after_the_newest_entry_was_deleted_still_leaves_the_gap_detectable(practice_a):
+    from practice.audit import audit_batch
+
+    _location_changes(practice_a, n=2)
+    with scopes_disabled():
+        newest = AuditLogEntry.objects.filter(practice=practice_a).order_by("-seq").first()
+    _tamper("DELETE FROM practice_auditlogentry WHERE id = %s", [newest.pk])
+    with transaction.atomic(), audit_batch(practice_id=practice_a.pk), practice_scope(practice_a):
+        LocationFactory(practice=practice_a, name="Annex")
+    with scopes_disabled():
+        seqs = list(AuditLogEntry.objects.filter(practice=practice_a).order_by("seq").values_list("seq", flat=True))
+    assert newest.seq not in seqs and seqs[-1] == newest.seq + 1  # continues from the head, not the tail
+    assert "FAILED" in _verify()
