@@ -72,7 +72,8 @@ def _is_operator_admin(route: Route) -> bool:
 
 
 def _is_api(route: Route) -> bool:
-    return route.route.startswith("api/v1/")
+    # /fhir/R4/ is API too (DRF, token auth); its searches are swept in tests/test_fhir_sweep.py
+    return route.route.startswith(("api/v1/", "fhir/R4/"))
 
 
 def _is_portal(route: Route) -> bool:

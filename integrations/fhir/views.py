@@ -40,7 +40,18 @@ from scheduling.models import Appointment
 
 from . import resources as r
 from . import selectors
-from .search import SearchError, date_q, parse_count, parse_page, parse_reference, parse_token, parse_uuid, split_or
+from .search import (
+    DEFAULT_COUNT,
+    MAX_COUNT,
+    SearchError,
+    date_q,
+    parse_count,
+    parse_page,
+    parse_reference,
+    parse_token,
+    parse_uuid,
+    split_or,
+)
 
 FHIR_JSON = "application/fhir+json"
 _JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
@@ -465,7 +476,11 @@ def capability_statement(base: str) -> dict[str, Any]:
                 {"name": name, "type": kind, "documentation": view.search_docs.get(name, "")}
                 for name, kind in view.search_params.items()
             ),
-            {"name": "_count", "type": "number", "documentation": f"Page size (max {200}, default 50)."},
+            {
+                "name": "_count",
+                "type": "number",
+                "documentation": f"Page size (max {MAX_COUNT}, default {DEFAULT_COUNT}).",
+            },
         ]
         resources.append(
             {

@@ -267,7 +267,7 @@ def test_date_prefixes_on_observation_effective_date(world):
     client = api_as(world["clinician"])
 
     def found(*dates):
-        bundle = search(client, "Observation", [("date", d) for d in dates] and {"date": list(dates)})
+        bundle = search(client, "Observation", {"date": list(dates)})
         return {k for k, v in rows.items() if f"{v.public_id}-total" in entry_ids(bundle)}
 
     assert found("2025-02-15") == {"feb"}  # eq, a day
@@ -441,3 +441,20 @@ def test_search_query_count_does_not_grow_with_the_page(world, resource_type, ma
     assert large == small, (resource_type, small, large)
     with django_assert_max_num_queries(small):
         search(client, resource_type, {"_count": "50"})
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+
+def test_api_key_scopes_apply_per_resource_type(world, practice_a, make_member):
+    from integrations.api_keys import api_key_create
+
+    owner = make_member(practice_a, Role.OWNER)
+    _response(practice_a, world["mine"], datetime.now(UTC))
+    _key, raw = api_key_create(by=owner, name="Outcomes warehouse", scopes=["assessments:read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert search(client, "Observation")["total"] == 1
+    assert search(client, "QuestionnaireResponse")["total"] == 1
+    assert_outcome(client.get(BASE + "Patient"), 403, "forbidden")
+    assert_outcome(client.get(BASE + "Appointment"), 403)
