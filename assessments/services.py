@@ -167,6 +167,13 @@ def response_record(
 
     measure_summary_refresh(patient_id=patient.pk, instrument_code=instrument.code)
     risk_alert_open_for_response(response=response)
+    from integrations.webhooks import webhook_emit  # ids only, sent on commit
+
+    webhook_emit(
+        response.practice_id,
+        "assessment.completed",
+        {"object": "assessment_response", "id": str(response.public_id), "status": "completed"},
+    )
     if response.billable_cpt and assessment_settings_get(practice_id=patient.practice_id).bill_screening_cpt:
         practice_id, response_id = patient.practice_id, response.pk
         transaction.on_commit(

@@ -99,6 +99,9 @@ def risk_alert_open_for_response(*, response: Response) -> RiskAlert | None:
     )
     if created:
         _notify_on_commit(alert)
+        from integrations.webhooks import webhook_emit  # ids only, sent on commit
+
+        webhook_emit(alert.practice_id, "risk_alert.created", {"object": "risk_alert", "id": str(alert.public_id)})
     return alert
 
 

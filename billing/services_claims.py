@@ -87,6 +87,16 @@ def _new_claim(**fields: Any) -> Claim:
 
 
 def _event(claim: Claim, *, from_status: str, to_status: str, by, source: str, note: str = "") -> ClaimEvent:
+    if from_status != to_status:  # outbound webhooks (issue 9): ids and statuses only, sent on commit
+        from integrations.webhooks import webhook_emit
+
+        data = {
+            "object": "claim",
+            "id": str(claim.public_id),
+            "status": to_status,
+            "previous_status": from_status or None,
+        }
+        webhook_emit(claim.practice_id, "claim.status_changed", data)
     return ClaimEvent.objects.create(
         practice_id=claim.practice_id,
         claim=claim,

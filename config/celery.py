@@ -77,6 +77,11 @@ app.conf.update(
             "task": "billing.tasks_statements.statements_monthly_task",
             "schedule": crontab(day_of_month=1, hour=6, minute=10),
         },
+        # Every minute: webhook deliveries whose retry time has come (each attempt claimed once).
+        "webhooks-send-due": {
+            "task": "integrations.tasks_webhooks.webhooks_send_due_task",
+            "schedule": 60.0,
+        },
         "notifications-recover-stuck": {
             "task": "notifications.tasks.notifications_recover_stuck_task",
             "schedule": 60.0,

@@ -258,6 +258,10 @@ def _record_change(
     reason: str = "",
     attendee: Attendee | None = None,
 ) -> StatusChange:
+    if attendee is None:  # outbound webhooks (issue 9): created / cancelled / updated, sent on commit
+        from integrations.webhooks import webhook_emit_appointment
+
+        webhook_emit_appointment(appointment, from_status=from_status)
     return StatusChange.objects.create(
         practice_id=appointment.practice_id,
         appointment=appointment,
@@ -583,6 +587,8 @@ def appointment_reschedule(
             timezone=tz.key,
             created_by=by,
         )
+    from integrations.webhooks import webhook_emit_appointment
+
     try:
         with transaction.atomic():
             # Move in the direction of travel so no row lands on a sibling that has not moved yet
@@ -606,6 +612,7 @@ def appointment_reschedule(
                 Attendee.objects.filter(appointment=row).update(
                     starts_at=interval.starts_at, ends_at=interval.ends_at, updated_at=timezone.now()
                 )
+                webhook_emit_appointment(row, from_status=row.status)  # appointment.updated, on commit
     except IntegrityError as exc:
         conflict = _conflict_from_integrity(
             exc,

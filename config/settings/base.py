@@ -305,6 +305,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "persistAuthorization": False},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.api_schema.add_common_error_responses",  # 400/401/403/404/429 in the error shape
+    ],
     # Several models have a `status`; name each choice set so clients get stable enum names.
     "ENUM_NAME_OVERRIDES": {
         "PatientStatusEnum": "clinical.models.Patient.Status",

@@ -13,4 +13,11 @@ SWEPT_MODELS: dict[str, Callable] = {
     "integrations.WebhookDelivery": lambda p, member=None: itf.WebhookDeliveryFactory(practice=p),
 }
 NOT_EXPOSED_BY_ID: dict[str, str] = {}
-STAFF_ROUTES: dict[str, str] = {}
+STAFF_ROUTES: dict[str, str] = {
+    "webhook_detail": "integrations.WebhookEndpoint",
+    "webhook_rotate": "integrations.WebhookEndpoint",
+    "webhook_toggle": "integrations.WebhookEndpoint",
+    "webhook_test": "integrations.WebhookEndpoint",
+    "webhook_delivery": "integrations.WebhookDelivery",
+    "webhook_delivery_resend": "integrations.WebhookDelivery",
+}

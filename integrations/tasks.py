@@ -1,0 +1,3 @@
+"""Celery discovers `tasks.py`: the integrations tasks live in their own modules, imported here."""
+
+from integrations.tasks_webhooks import *  # noqa: F403
