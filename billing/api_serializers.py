@@ -6,6 +6,7 @@ are rendered by `CentsField`, decimal columns by `Money`.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,7 @@ from billing.models import (
 )
 
 CENTS = Decimal(100)
+EARLIEST_AS_OF = date(2000, 1, 1)  # the metrics look back a year; keep dates sane
 
 
 class Money(serializers.DecimalField):
@@ -130,10 +132,15 @@ class PaymentFilterIn(PatientFilterIn):
 
 
 class ARSummaryFilterIn(serializers.Serializer):
-    as_of = serializers.DateField(required=False, help_text="Default today; never later than today.")
+    as_of = serializers.DateField(required=False, help_text="Default today; a later date counts as today.")
     period = serializers.ChoiceField(
         choices=[30, 90, 365], required=False, default=90, help_text="Days of the rate window ending on as_of."
     )
+
+    def validate_as_of(self, value: date) -> date:
+        if value < EARLIEST_AS_OF:
+            raise serializers.ValidationError(f"Use a date from {EARLIEST_AS_OF.isoformat()} on.")
+        return value
 
 
 # --- Set-up: payers, fee schedules, coverage, authorizations -----------------------------------
@@ -232,7 +239,7 @@ class CoverageOut(_PublicId):
 class CoverageIn(serializers.ModelSerializer):
     patient = serializers.UUIDField(help_text="Only on create; a coverage never moves to another patient.")
     payer = serializers.UUIDField()
-    copay = money_in(required=False, min_value=Decimal("0"))
+    copay = money_in(required=False, min_value=Decimal("0"), max_value=Decimal("100000.00"))
     is_active = serializers.BooleanField(required=False, help_text="false ends the coverage (kept for old claims).")
 
     class Meta:

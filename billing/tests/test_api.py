@@ -658,5 +658,35 @@ def test_ar_summary_is_money_strings_for_the_dashboard_roles_only(world, biller)
     assert body["aging_by_payer"][0]["payer"] == str(world["billing"].payer.public_id)
     assert len(body["months"]) == 12 and body["period_start"] < body["period_end"]
     assert biller.get("/api/v1/ar/summary/?period=7").status_code == 400
+    assert biller.get("/api/v1/ar/summary/?as_of=0001-01-01").status_code == 400
     assert api_as(world["clinician"]).get("/api/v1/ar/summary/").status_code == 403
     assert api_as(world["front_desk"]).get("/api/v1/ar/summary/").status_code == 403
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+def test_an_api_key_reads_with_billing_read_and_acts_only_with_billing_write(world, make_member):
+    from integrations.api_keys import api_key_create
+
+    owner = make_member(world["practice"], Role.OWNER, email="owner@riverside.test")
+    claim = _claim(world["practice"], status=S.SUBMITTED)
+
+    def key(*scopes: str) -> APIClient:
+        _key, raw = api_key_create(by=owner, name="Warehouse", scopes=list(scopes))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return client
+
+    reader = key("billing:read")
+    assert ids(reader.get("/api/v1/claims/")) == [str(claim.public_id)]
+    assert reader.get("/api/v1/ar/summary/").status_code == 200
+    move = {"status": "accepted", "note": "277CA"}
+    refused = reader.post(f"/api/v1/claims/{claim.public_id}/transition/", move, format="json")
+    assert refused.status_code == 403 and "billing:write" in refused.json()["error"]["message"]
+    assert _status(claim) == S.SUBMITTED
+    assert key("clinical:read", "clinical:write").get("/api/v1/claims/").status_code == 403
+
+    writer = key("billing:read", "billing:write")
+    assert writer.post(f"/api/v1/claims/{claim.public_id}/transition/", move, format="json").status_code == 200
+    assert _status(claim) == S.ACCEPTED
