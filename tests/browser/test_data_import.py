@@ -1,0 +1,87 @@
+"""An admin migrates patients from another system: uploads a CSV, checks the suggested column
+mapping, sees the dry run's row errors, then uploads the clean sample, imports it and finds the
+patients in the patient list."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django_scopes import scopes_disabled
+
+from clinical.models import Patient
+from practice.permissions import Role
+from practice.tests.factories import (
+    DEFAULT_PASSWORD,
+    MembershipFactory,
+    PracticeFactory,
+    UserFactory,
+    totp_device_for,
+    totp_now,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SAMPLES = Path(__file__).resolve().parents[2] / "integrations" / "sample_csv"
+SHOTS = os.environ.get("H6_SCREENSHOTS")
+
+
+def _shot(page, name):
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+
+
+def _upload(page, sample: str) -> None:
+    page.goto("/p/riverside/integrations/import/")
+    page.get_by_label("What the file contains", exact=True).select_option(label="Patients")
+    page.get_by_label("CSV file", exact=True).set_input_files(str(SAMPLES / sample))
+    page.get_by_role("button", name="Upload and map columns").click()
+    page.wait_for_selector("[data-import-mapping]")
+
+
+def test_admin_imports_patients_after_fixing_dry_run_errors(page):
+    riverside = PracticeFactory(name="Riverside Counseling", slug="riverside")
+    admin = UserFactory(email="marcus@riverside.test", full_name="Marcus Admin")
+    with scopes_disabled():
+        MembershipFactory(practice=riverside, user=admin, role=Role.ADMIN)
+        for email in ("elena.petrova@cedarbh.example", "david.kim@cedarbh.example"):
+            MembershipFactory(practice=riverside, user=UserFactory(email=email), role=Role.CLINICIAN)
+    device = totp_device_for(admin)
+
+    page.goto("/login/")
+    page.get_by_label("Email").fill(admin.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/login/verify/**")
+    page.get_by_label("Code").fill(totp_now(device))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url("**/p/riverside/**")
+
+    # 1. The file with mistakes: the mapping is suggested from the headers; the dry run lists errors.
+    _upload(page, "patients_with_errors.csv")
+    assert page.get_by_label("Date of birth").input_value() == "date_of_birth"
+    assert page.get_by_label("Legal first name").input_value() == "first_name"
+    _shot(page, "import-mapping")
+    page.get_by_role("button", name="Check the file (dry run)").click()
+    errors = page.locator("[data-import-errors]")
+    errors.wait_for()
+    text = errors.inner_text()
+    assert "31/02/1980 is not a date" in text
+    assert "OLD-2001 is also on row 2" in text
+    assert page.locator("[data-import-run]").count() == 0
+    _shot(page, "import-dry-run-errors")
+    with scopes_disabled():
+        assert not Patient.objects.exists()
+
+    # 2. The clean sample: checked, then imported all at once.
+    _upload(page, "patients.csv")
+    page.get_by_role("button", name="Check the file (dry run)").click()
+    page.locator("[data-import-run]").wait_for()
+    assert page.locator("[data-count-new]").inner_text() == "8"
+    page.get_by_role("button", name="Import 8 rows").click()
+    page.locator("[data-import-done]").wait_for()
+    _shot(page, "import-done")
+    page.get_by_role("link", name="See the patients").click()
+    page.wait_for_url("**/patients/**")
+    listing = page.locator("main").inner_text()
+    assert "Quintero" in listing and "Banks" in listing
+    with scopes_disabled():
+        assert Patient.objects.filter(practice=riverside).count() == 8
