@@ -260,8 +260,11 @@ class AttendeeStatusIn(serializers.Serializer):
 
 
 class ConflictBodyOut(ErrorBodyOut):
-    conflicting_appointment = serializers.UUIDField(allow_null=True)
-    conflicts = serializers.ListField(child=serializers.DictField(), help_text="occurrence_start, appointment")
+    # absent when the 409 is another rule (e.g. "Only scheduled or confirmed appointments can be moved.")
+    conflicting_appointment = serializers.UUIDField(allow_null=True, required=False)
+    conflicts = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="occurrence_start, appointment"
+    )
 
 
 class ConflictOut(serializers.Serializer):
