@@ -241,3 +241,21 @@ def test_messaging_settings_read_and_update(api):
     same = api.patch(url, {"quiet_hours_end": "20:00"}, format="json")
     assert same.status_code == 400 and "quiet_hours_end" in same.json()["error"]["fields"]
     assert api.get(url).json() == changed.json()
+
+
+def test_an_api_key_needs_the_notifications_scopes(admin, practice_a):
+    from integrations.api_keys import api_key_create
+
+    with scopes_disabled():
+        template = MessageTemplateFactory(practice=practice_a)
+    before = _row(template)
+    _key, raw = api_key_create(by=admin, name="Schedule only", scopes=["scheduling:read", "scheduling:write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get(reverse("api_message_list")).status_code == 403
+    _key, raw = api_key_create(by=admin, name="Outbox monitor", scopes=["notifications:read"])
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get(reverse("api_message_list")).status_code == 200
+    url = reverse("api_message_template_detail", kwargs={"public_id": template.public_id})
+    assert client.patch(url, {"is_active": False}, format="json").status_code == 403
+    assert _row(template) == before

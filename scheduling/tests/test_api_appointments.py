@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_scopes import scopes_disabled
+from rest_framework.test import APIClient
 
 from practice.models import AccessEvent
 from practice.permissions import Role
@@ -300,3 +301,21 @@ def test_another_practices_appointment_is_404_on_every_action(world, api):
     assert _snapshot() == before
     with scopes_disabled():
         assert not AccessEvent.objects.filter(object_id=str(theirs.public_id)).exists()
+
+
+def test_an_api_key_needs_the_scheduling_scopes(world, make_member):
+    from integrations.api_keys import api_key_create
+
+    admin = make_member(world.practice, Role.ADMIN)
+    _key, raw = api_key_create(by=admin, name="Calendar sync", scopes=["scheduling:read", "clinical:write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get(reverse(LIST)).status_code == 200
+    assert client.get(reverse("api_waitlist_list")).status_code == 200
+    before = _snapshot()
+    refused = client.post(reverse(LIST), _booking(world), format="json")
+    assert refused.status_code == 403 and "scheduling:write" in refused.json()["error"]["message"]
+    assert _snapshot() == before
+    _key, raw = api_key_create(by=admin, name="Booking bot", scopes=["scheduling:write"])
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.post(reverse(LIST), _booking(world), format="json").status_code == 201
