@@ -78,6 +78,13 @@ def _drop_999_build_failure(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Failed to create 999 response")
 
 
+def _readable(message: str) -> str:
+    """pyx12 names the in-memory file it was given (`"<_io.StringIO object at 0x…>"`)."""
+    if "does not look like an X12 data file" in message:
+        return "The file does not look like an X12 file: it must start with an ISA segment."
+    return message
+
+
 def validate_x12(text: str) -> tuple[bool, list[dict], str]:
     """(ok, problems as dicts with line/segment/message, the 999 pyx12 generates)."""
     fd_999, fd_json = io.StringIO(), io.StringIO()
@@ -103,7 +110,7 @@ def validate_x12(text: str) -> tuple[bool, list[dict], str]:
     with contextlib.suppress(ValueError):
         _walk(json.loads(fd_json.getvalue() or "{}"), problems)
     if not ok and not problems:
-        problems = [X12Problem(None, "", message) for message in capture.messages] or [
+        problems = [X12Problem(None, "", _readable(message)) for message in capture.messages] or [
             X12Problem(None, "", "pyx12 reported a failure without details.")
         ]
     return bool(ok), [p.as_dict() for p in problems], fd_999.getvalue()

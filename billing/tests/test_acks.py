@@ -192,3 +192,11 @@ def test_271_without_a_matching_request_is_rejected_with_the_reason(practice_a):
         assert row.status in {m.InboundFile.Status.REJECTED, m.InboundFile.Status.PROCESSED}
         if row.status == m.InboundFile.Status.REJECTED:
             assert row.error
+
+
+def test_a_file_that_is_not_x12_is_refused_with_a_readable_reason():
+    from billing.x12_validate import validate_x12
+
+    ok, problems, _ = validate_x12("patient,amount\nAna,20\n")
+    assert not ok
+    assert problems[0]["message"] == "The file does not look like an X12 file: it must start with an ISA segment."
