@@ -16,7 +16,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 
-from integrations import api_schema  # noqa: F401 - registers the schema's field extensions
 from integrations.api_keys import KEY_PREFIX, api_key_lookup, api_key_refusal, api_key_touch
 from integrations.models import ApiKey
 

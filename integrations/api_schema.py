@@ -11,8 +11,10 @@
 * Times: DRF writes ``"09:00:00"``, which JSON Schema's ``format: time`` refuses (it wants an
   offset); times are documented with a pattern instead.
 
-The field extensions register on import; ``integrations.api_auth`` imports this module, and DRF
-imports that while loading its settings.
+* Tags: each operation is tagged with its view's ``api_scope`` (``TendAutoSchema``).
+
+The field extensions register when this module is imported, which DRF does on the first schema
+generation because ``TendAutoSchema`` is ``DEFAULT_SCHEMA_CLASS``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import copy
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers
@@ -133,3 +136,19 @@ class PlainTimeField(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
         return {"type": "string", "pattern": TIME_PATTERN, "example": "09:30:00"}
+
+
+# --- Tags --------------------------------------------------------------------------------------
+
+
+class TendAutoSchema(AutoSchema):
+    """Operations are grouped by the view's ``api_scope``: the tag is the domain an API key needs
+    (``<tag>:read`` / ``<tag>:write``). Views without one (sign-in, user tokens) are ``auth``."""
+
+    def get_tags(self) -> list[str]:
+        scope = getattr(self.view, "api_scope", None)
+        if scope:
+            return [scope]
+        if self.path.startswith("/api/v1/auth/"):
+            return ["auth"]
+        return super().get_tags()

@@ -262,7 +262,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "practice.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "integrations.api_schema.TendAutoSchema",  # tags = the API-key scope domain
     "DEFAULT_THROTTLE_CLASSES": [
         "integrations.api_auth.ApiKeyRateThrottle",
         "integrations.api_auth.UserTokenRateThrottle",
