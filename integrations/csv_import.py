@@ -43,6 +43,10 @@ Kind = ImportJob.Kind
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024  # 20,000 patients with every column is about 5 MB
 PROGRESS_EVERY = 100
 MAX_REPORTED_ERRORS = 500
+# A patient row makes one service call, which has its own savepoint: a failing row leaves nothing
+# behind, so no second savepoint per row (each is a PostgreSQL subtransaction in one long
+# transaction). Appointment and balance rows make several calls and get a savepoint each.
+SINGLE_WRITE_KINDS = (Kind.PATIENTS,)
 QUEUED = {"state": "queued"}
 RUNNING = {"state": "running"}
 
@@ -516,8 +520,11 @@ def run_rows(*, job: ImportJob, dry_run: bool, on_progress: Callable[[int], None
                 for number, cells in rows:
                     values = {f: _cell(cells[i]) if i < len(cells) else "" for f, i in mapping.items()}
                     try:
-                        with transaction.atomic():
+                        if job.kind in SINGLE_WRITE_KINDS:
                             counts[handler(ctx, values, number)] += 1
+                        else:
+                            with transaction.atomic():
+                                counts[handler(ctx, values, number)] += 1
                     except RowError as exc:
                         errors.append(_error(number, exc.field, exc.reason, job.mapping, columns))
                     except DomainError as exc:
@@ -757,6 +764,8 @@ def _import_patient(ctx: Context, values: dict[str, str], number: int) -> str:
         raise RowError("mrn", "is longer than 20 characters.")
     record = ctx.records.get(external_id)
     patient = Patient.objects.filter(public_id=record.object_public_id).first() if record else None
+    if mrn and Patient.objects.filter(mrn=mrn).exclude(pk=patient.pk if patient else None).exists():
+        raise RowError("mrn", f"{mrn} is already another patient's MRN.")
     if patient is None:
         try:
             patient = patient_create(by=ctx.by, **fields)
@@ -772,8 +781,6 @@ def _import_patient(ctx: Context, values: dict[str, str], number: int) -> str:
             patient = patient_update(patient=patient, by=ctx.by, **changed)
         outcome = "updated" if changed else "unchanged"
     if mrn and mrn != patient.mrn:
-        if Patient.objects.filter(mrn=mrn).exclude(pk=patient.pk).exists():
-            raise RowError("mrn", f"{mrn} is already another patient's MRN.")
         patient.mrn = mrn
         patient.save(update_fields=["mrn", "updated_at"])
         outcome = "updated" if outcome == "unchanged" else outcome

@@ -416,3 +416,12 @@ def test_templates_and_samples_share_the_import_columns():
         header = (SAMPLES / f"{kind}.csv").read_text().splitlines()[0]
         assert header.split(",") == csv_import.template_columns(kind)
         assert csv_import.template_csv(kind).strip() == header
+
+
+def test_an_mrn_already_in_use_is_a_row_error_and_nothing_is_created(admin_a):
+    with practice_scope(admin_a.practice):
+        PatientFactory(practice=admin_a.practice, mrn="OLD-77")
+    text = "external_id,first_name,last_name,date_of_birth,mrn\nA1,Ana,Lopez,1990-01-02,OLD-77\n"
+    job = _run(_job(admin_a, "patients", text), dry_run=True)
+    assert job.report["errors"][0]["reason"] == "OLD-77 is already another patient's MRN."
+    assert job.report["counts"]["new"] == 0
