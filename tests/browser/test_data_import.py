@@ -9,6 +9,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from clinical.models import Patient
+from integrations.models import ImportJob
 from practice.permissions import Role
 from practice.tests.factories import (
     DEFAULT_PASSWORD,
@@ -85,3 +86,49 @@ def test_admin_imports_patients_after_fixing_dry_run_errors(page):
     assert "Quintero" in listing and "Banks" in listing
     with scopes_disabled():
         assert Patient.objects.filter(practice=riverside).count() == 8
+
+
+def test_the_job_page_polls_progress_and_reloads_when_the_job_finishes(page):
+    riverside = PracticeFactory(name="Riverside Counseling", slug="riverside")
+    admin = UserFactory(email="marcus@riverside.test", full_name="Marcus Admin")
+    with scopes_disabled():
+        membership = MembershipFactory(practice=riverside, user=admin, role=Role.ADMIN)
+        job = ImportJob.objects.create(
+            practice=riverside,
+            kind="patients",
+            filename="big.csv",
+            content="external_id\n",
+            headers=["external_id"],
+            status=ImportJob.Status.IMPORTING,
+            total_rows=8,
+            processed_rows=3,
+            created_by=membership,
+        )
+    device = totp_device_for(admin)
+    page.goto("/login/")
+    page.get_by_label("Email").fill(admin.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/login/verify/**")
+    page.get_by_label("Code").fill(totp_now(device))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url("**/p/riverside/**")
+
+    page.goto(f"/p/riverside/integrations/import/{job.public_id}/")
+    assert "3 of 8 rows" in page.locator("[data-import-progress]").inner_text()
+    with scopes_disabled():
+        ImportJob.objects.filter(pk=job.pk).update(processed_rows=6)
+    page.get_by_text("6 of 8 rows").wait_for()  # the htmx poll swapped the bar in
+    with scopes_disabled():
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.IMPORTED,
+            processed_rows=8,
+            report={
+                "mode": "import",
+                "counts": {"new": 8, "updated": 0, "unchanged": 0},
+                "errors": [],
+                "error_count": 0,
+            },
+        )
+    page.locator("[data-import-done]").wait_for()  # HX-Refresh reloaded the page
+    assert page.locator("[data-import-progress]").count() == 0
