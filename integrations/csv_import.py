@@ -384,7 +384,11 @@ def import_job_process(*, job_id: int, dry_run: bool) -> ImportJob | None:
     status = ImportJob.Status.VALIDATED
     if not dry_run:
         status = ImportJob.Status.FAILED if errors else ImportJob.Status.IMPORTED
+    # Once imported (or failed for good) the uploaded copy of the file is not needed: drop it, so
+    # no stale copy of patient data stays in the job row. A checked file is kept for its import.
+    extra = {} if dry_run else {"content": ""}
     ImportJob.objects.filter(pk=job.pk).update(
+        **extra,
         status=status,
         processed_rows=report["processed"],
         report=report,

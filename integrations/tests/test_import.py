@@ -172,6 +172,7 @@ def test_import_creates_patients_through_the_service_with_mrns(admin_a, therapis
     assert _run(job, dry_run=True).report["counts"] == {"new": 2, "updated": 0, "unchanged": 0}
     job = _run(job, dry_run=False)
     assert job.status == ImportJob.Status.IMPORTED
+    assert job.content == ""  # the uploaded copy is dropped once imported
     ana, ben = _patients(admin_a.practice)
     assert (ana.legal_first_name, ana.sex_assigned_at_birth, ana.primary_clinician_id) == (
         "Ana",
