@@ -495,6 +495,7 @@ class Context:
 
 def run_rows(*, job: ImportJob, dry_run: bool, on_progress: Callable[[int], None] | None = None) -> dict:
     """Every row through its handler in one transaction; rolled back for a dry run or any error."""
+    from clinical.services.patients import mrn_batch
     from practice.audit import audit_batch
 
     by = job.created_by
@@ -520,7 +521,7 @@ def run_rows(*, job: ImportJob, dry_run: bool, on_progress: Callable[[int], None
     try:
         _require(by)
         with transaction.atomic():
-            with audit_batch():
+            with audit_batch(), mrn_batch():
                 for number, cells in rows:
                     values = {f: _cell(cells[i]) if i < len(cells) else "" for f, i in mapping.items()}
                     try:

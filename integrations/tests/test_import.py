@@ -3,6 +3,7 @@ re-runs without duplicates, appointments and opening balances through the real s
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -426,3 +427,16 @@ def test_an_mrn_already_in_use_is_a_row_error_and_nothing_is_created(admin_a):
     job = _run(_job(admin_a, "patients", text), dry_run=True)
     assert job.report["errors"][0]["reason"] == "OLD-77 is already another patient's MRN."
     assert job.report["counts"]["new"] == 0
+
+
+def test_mrns_allocated_in_one_import_are_sequential_and_the_counter_moves_once(admin_a):
+    from clinical.models import MrnCounter
+    from clinical.services.patients import patient_create
+
+    rows = "".join(f"A{i},Ana{i},Lopez,1990-01-{i + 1:02d},F,,\n" for i in range(4))
+    _run(_job(admin_a, "patients", PATIENT_HEADER + rows), dry_run=False)
+    assert sorted(p.mrn for p in _patients(admin_a.practice)) == ["P000001", "P000002", "P000003", "P000004"]
+    with practice_scope(admin_a.practice):
+        assert MrnCounter.objects.get().next_number == 5
+        later = patient_create(by=admin_a, legal_first_name="Zed", legal_last_name="Ox", date_of_birth=date(1970, 1, 1))
+    assert later.mrn == "P000005"
