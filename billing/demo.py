@@ -219,8 +219,12 @@ def _split_name(full: str, fallback_last: str) -> tuple[str, str]:
 
 def _coverages(practice: Practice, payers: list[Payer]) -> dict:
     """Coverage for most patients (deterministic by MRN order). Returns the patients by role."""
+    from integrations.models import ExternalRecord
+
     blue, acme, medicare, medicaid = payers
-    patients = list(Patient.objects.order_by("mrn", "id"))
+    # Patients migrated by the demo's CSV import (integrations/demo_data.py) keep what the import gave them.
+    imported = ExternalRecord.objects.filter(kind="patients").values("object_public_id")
+    patients = list(Patient.objects.exclude(public_id__in=imported).order_by("mrn", "id"))
     covered = set(Coverage.objects.values_list("patient_id", flat=True))
     tiers = list(SlidingScaleTier.objects.order_by("discount_percent"))
     today = timezone.localdate()

@@ -385,6 +385,7 @@ def seed(password: str, *, clinical: bool = True) -> SeedResult:
                 if practice.slug == CEDAR.slug:
                     _seed_billing_history(practice, result)
                     _seed_portal(practice, passwords, result)
+                    _seed_integrations(practice, result)
     return result
 
 
@@ -454,6 +455,27 @@ def _seed_portal(practice: Practice, passwords: _Passwords, result: SeedResult) 
         if not passwords.matches(user.password):
             User.objects.filter(pk=user.pk).update(password=passwords.encoded())
             result.changes += 1
+
+
+def _seed_integrations(practice: Practice, result: SeedResult) -> None:
+    """Cedar's integrations: a read-only API key (its raw value is never printed), a switched-off
+    webhook endpoint with a delivery log, the sample CSVs imported through the real import and one
+    full export waiting for the owner (integrations/demo_*.py); each skipped when already there."""
+    from integrations.demo_data import seed_data_demo
+    from integrations.demo_keys import seed_api_keys
+    from integrations.demo_webhooks import seed_webhooks
+    from integrations.models import ApiKey, ExportJob
+
+    members = Membership.objects.filter(practice=practice, is_active=True).order_by("pk")
+    owner = members.filter(role=Role.OWNER).first()
+    admin = members.filter(role=Role.ADMIN).first() or owner
+    if owner is None:
+        return
+    had_key, had_export = ApiKey.objects.exists(), ExportJob.objects.exists()
+    seed_api_keys(practice, admin)
+    result.changes += seed_webhooks(practice, admin)
+    seed_data_demo(admin=admin, owner=owner)
+    result.changes += (not had_key) + (not had_export)
 
 
 def _seed_assessments(practice: Practice, result: SeedResult) -> None:
