@@ -82,6 +82,11 @@ app.conf.update(
             "task": "integrations.tasks_webhooks.webhooks_send_due_task",
             "schedule": 60.0,
         },
+        # Daily: full exports not downloaded within 7 days are deleted (also done on the next request).
+        "exports-purge-expired": {
+            "task": "integrations.tasks_data.exports_purge_expired_task",
+            "schedule": crontab(hour=4, minute=41),
+        },
         "notifications-recover-stuck": {
             "task": "notifications.tasks.notifications_recover_stuck_task",
             "schedule": 60.0,
