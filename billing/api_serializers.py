@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from billing import carc
 from billing.models import (
+    COVERAGE_EDITABLE_FIELDS,
     Charge,
     Claim,
     ClaimEvent,
@@ -204,26 +205,6 @@ class FeeScheduleOut(_PublicId):
         read_only_fields = fields
 
 
-COVERAGE_FIELDS = [
-    "priority",
-    "member_id",
-    "group_number",
-    "plan_name",
-    "relationship",
-    "subscriber_first_name",
-    "subscriber_last_name",
-    "subscriber_date_of_birth",
-    "subscriber_sex",
-    "subscriber_address_line1",
-    "subscriber_city",
-    "subscriber_state",
-    "subscriber_zip_code",
-    "starts_on",
-    "ends_on",
-    "coinsurance_percent",
-]
-
-
 class CoverageOut(_PublicId):
     patient = _uuid("patient.public_id")
     payer = _uuid("payer.public_id")
@@ -232,7 +213,7 @@ class CoverageOut(_PublicId):
 
     class Meta:
         model = Coverage
-        fields = ["id", "patient", "payer", "payer_name", *COVERAGE_FIELDS, "copay", "is_active", "updated_at"]
+        fields = ["id", "patient", "payer", "payer_name", *COVERAGE_EDITABLE_FIELDS, "copay", "is_active", "updated_at"]
         read_only_fields = fields
 
 
@@ -244,7 +225,7 @@ class CoverageIn(serializers.ModelSerializer):
 
     class Meta:
         model = Coverage
-        fields = ["patient", "payer", *COVERAGE_FIELDS, "copay", "is_active"]
+        fields = ["patient", "payer", *COVERAGE_EDITABLE_FIELDS, "copay", "is_active"]
 
 
 class PriorAuthorizationOut(_PublicId):

@@ -11,6 +11,7 @@ from django import forms
 
 from billing.cpt import CPT_CODES, MODIFIERS
 from billing.models import (
+    COVERAGE_EDITABLE_FIELDS,
     BillingProfile,
     Coverage,
     FeeSchedule,
@@ -274,25 +275,7 @@ class CoverageForm(forms.ModelForm):
 
     class Meta:
         model = Coverage
-        fields = [
-            "payer",
-            "priority",
-            "member_id",
-            "group_number",
-            "plan_name",
-            "relationship",
-            "subscriber_first_name",
-            "subscriber_last_name",
-            "subscriber_date_of_birth",
-            "subscriber_sex",
-            "subscriber_address_line1",
-            "subscriber_city",
-            "subscriber_state",
-            "subscriber_zip_code",
-            "starts_on",
-            "ends_on",
-            "coinsurance_percent",
-        ]
+        fields = ["payer", *COVERAGE_EDITABLE_FIELDS]
         widgets = {"starts_on": DATE, "ends_on": DATE, "subscriber_date_of_birth": DATE}
         labels = {
             "member_id": "Member ID",

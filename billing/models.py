@@ -183,6 +183,27 @@ class PatientBillingSettings(PracticeScopedModel):
     self_pay = models.BooleanField(default=False, help_text="Bill the patient, not insurance.")
 
 
+# What staff edit on a coverage (besides its payer): the form and the API share this list.
+COVERAGE_EDITABLE_FIELDS = [
+    "priority",
+    "member_id",
+    "group_number",
+    "plan_name",
+    "relationship",
+    "subscriber_first_name",
+    "subscriber_last_name",
+    "subscriber_date_of_birth",
+    "subscriber_sex",
+    "subscriber_address_line1",
+    "subscriber_city",
+    "subscriber_state",
+    "subscriber_zip_code",
+    "starts_on",
+    "ends_on",
+    "coinsurance_percent",
+]
+
+
 class Coverage(PracticeScopedModel):
     class Priority(models.TextChoices):
         PRIMARY = "P", "Primary"
