@@ -10,27 +10,19 @@ from rest_framework.test import APIClient
 from integrations.models import ApiKey
 from practice.permissions import Role
 from practice.tests.factories import (
-    DEFAULT_PASSWORD,
     MembershipFactory,
     PracticeFactory,
     UserFactory,
     totp_device_for,
-    totp_now,
 )
+from tests.browser.staff import sign_in_with_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _sign_in(page, user):
     device = totp_device_for(user)
-    page.goto("/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/verify/**")
-    page.get_by_label("Code").fill(totp_now(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/p/riverside/")
+    sign_in_with_totp(page, user, device, lands_on="**/p/riverside/")
 
 
 def _me(raw: str) -> int:

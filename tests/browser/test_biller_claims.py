@@ -14,13 +14,12 @@ from billing.tests.claims_world import make_world, signed_note
 from practice.permissions import Role
 from practice.scoping import practice_scope
 from practice.tests.factories import (
-    DEFAULT_PASSWORD,
     MembershipFactory,
     PracticeFactory,
     UserFactory,
     totp_device_for,
-    totp_now,
 )
+from tests.browser.staff import sign_in_with_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,14 +40,7 @@ def test_biller_scrubs_fixes_a_flagged_claim_and_downloads_the_837(page):
         services_charges.charges_for_note(note_id=note.pk)
     device = totp_device_for(user)
 
-    page.goto("/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/verify/**")
-    page.get_by_label("Code").fill(totp_now(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/p/riverside/**")
+    sign_in_with_totp(page, user, device)
 
     # The queue: build the claim from the unbilled charge
     page.goto(reverse("claim_queue", kwargs={"practice_slug": "riverside"}))

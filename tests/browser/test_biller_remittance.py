@@ -18,13 +18,12 @@ from billing.tests.factories import claim_with_lines, ledger_charge
 from practice.permissions import Role
 from practice.scoping import practice_scope
 from practice.tests.factories import (
-    DEFAULT_PASSWORD,
     MembershipFactory,
     PracticeFactory,
     UserFactory,
     totp_device_for,
-    totp_now,
 )
+from tests.browser.staff import sign_in_with_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -90,14 +89,7 @@ def test_biller_posts_an_835_writes_off_the_denial_and_sees_ar_move(page, tmp_pa
     era_path.write_text(remit, encoding="ascii")
     device = totp_device_for(user)
 
-    page.goto("/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/verify/**")
-    page.get_by_label("Code").fill(totp_now(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/p/riverside/**")
+    sign_in_with_totp(page, user, device)
 
     # 1. The dashboard before: two $150 charges open with the payer, no remittance yet
     page.get_by_role("link", name="Accounts receivable").first.click()

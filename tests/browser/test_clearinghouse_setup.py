@@ -12,13 +12,12 @@ from billing.tests.factories import ClaimFileFactory
 from billing.tests.sftp_server import PASSWORD, LoopbackSftpServer
 from practice.permissions import Role
 from practice.tests.factories import (
-    DEFAULT_PASSWORD,
     MembershipFactory,
     PracticeFactory,
     UserFactory,
     totp_device_for,
-    totp_now,
 )
+from tests.browser.staff import sign_in_with_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,14 +37,7 @@ def test_biller_connects_the_clearinghouse_and_sends_a_file(page, server):
     claim_file = ClaimFileFactory(practice=riverside)
     (server.root / "outbound" / "ack-1.999").write_text("ISA*")
     device = totp_device_for(user)
-    page.goto("/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/verify/**")
-    page.get_by_label("Code").fill(totp_now(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/p/riverside/**")
+    sign_in_with_totp(page, user, device)
 
     page.goto(reverse("clearinghouse_settings", kwargs={"practice_slug": "riverside"}))
     page.get_by_label("Clearinghouse name").fill("Example Clearinghouse")

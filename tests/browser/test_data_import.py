@@ -12,13 +12,12 @@ from clinical.models import Patient
 from integrations.models import ImportJob
 from practice.permissions import Role
 from practice.tests.factories import (
-    DEFAULT_PASSWORD,
     MembershipFactory,
     PracticeFactory,
     UserFactory,
     totp_device_for,
-    totp_now,
 )
+from tests.browser.staff import sign_in_with_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SAMPLES = Path(__file__).resolve().parents[2] / "integrations" / "sample_csv"
@@ -47,14 +46,7 @@ def test_admin_imports_patients_after_fixing_dry_run_errors(page):
             MembershipFactory(practice=riverside, user=UserFactory(email=email), role=Role.CLINICIAN)
     device = totp_device_for(admin)
 
-    page.goto("/login/")
-    page.get_by_label("Email").fill(admin.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/verify/**")
-    page.get_by_label("Code").fill(totp_now(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/p/riverside/**")
+    sign_in_with_totp(page, admin, device)
 
     # 1. The file with mistakes: the mapping is suggested from the headers; the dry run lists errors.
     _upload(page, "patients_with_errors.csv")
@@ -105,14 +97,7 @@ def test_the_job_page_polls_progress_and_reloads_when_the_job_finishes(page):
             created_by=membership,
         )
     device = totp_device_for(admin)
-    page.goto("/login/")
-    page.get_by_label("Email").fill(admin.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/verify/**")
-    page.get_by_label("Code").fill(totp_now(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/p/riverside/**")
+    sign_in_with_totp(page, admin, device)
 
     page.goto(f"/p/riverside/integrations/import/{job.public_id}/")
     assert "3 of 8 rows" in page.locator("[data-import-progress]").inner_text()

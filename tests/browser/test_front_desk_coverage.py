@@ -13,13 +13,12 @@ from clinical.tests.factories import PatientFactory
 from practice.permissions import Role
 from practice.scoping import practice_scope
 from practice.tests.factories import (
-    DEFAULT_PASSWORD,
     MembershipFactory,
     PracticeFactory,
     UserFactory,
     totp_device_for,
-    totp_now,
 )
+from tests.browser.staff import sign_in_with_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = os.environ.get("B1_SCREENSHOTS")
@@ -40,14 +39,7 @@ def test_front_desk_adds_dependent_coverage_and_an_authorization(page):
         patient = PatientFactory(practice=riverside, legal_first_name="Milo", legal_last_name="Reyes")
     device = totp_device_for(user)
 
-    page.goto("/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/verify/**")
-    page.get_by_label("Code").fill(totp_now(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/p/riverside/**")
+    sign_in_with_totp(page, user, device)
 
     page.goto(reverse("patient_coverage", kwargs={"practice_slug": "riverside", "patient_id": patient.public_id}))
     subscriber = page.locator("[data-subscriber-fields]")

@@ -8,13 +8,12 @@ from django_scopes import scopes_disabled
 from integrations.tests.webhook_receiver import LoopbackReceiver
 from practice.permissions import Role
 from practice.tests.factories import (
-    DEFAULT_PASSWORD,
     MembershipFactory,
     PracticeFactory,
     UserFactory,
     totp_device_for,
-    totp_now,
 )
+from tests.browser.staff import sign_in_with_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,14 +33,7 @@ def test_admin_adds_an_endpoint_and_sends_a_test_event(page, receiver):
 
         MembershipFactory(practice=Practice.objects.get(slug="riverside"), user=user, role=Role.ADMIN)
     device = totp_device_for(user)
-    page.goto("/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/login/verify/**")
-    page.get_by_label("Code").fill(totp_now(device))
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url("**/p/riverside/**")
+    sign_in_with_totp(page, user, device)
 
     page.goto(reverse("webhook_list", kwargs={"practice_slug": "riverside"}))
     page.get_by_label("Endpoint URL").fill(receiver.url)
