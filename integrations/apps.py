@@ -5,6 +5,7 @@ REDACTED_FIELDS: dict[str, list[str]] = {
     "ApiKey": ["key_hash"],
     "WebhookEndpoint": ["secret_encrypted"],
     "ImportJob": ["content"],
+    "WebhookDelivery": ["response_body"],  # whatever the receiver answered: not ours to keep twice
 }
 
 
@@ -18,6 +19,12 @@ class IntegrationsConfig(AppConfig):
 
         from integrations import models
 
-        # WebhookDelivery is itself a log (ids and event types, no clinical content): not re-logged.
-        for model in (models.ApiKey, models.WebhookEndpoint, models.ImportJob, models.ExternalRecord, models.ExportJob):
+        for model in (
+            models.ApiKey,
+            models.WebhookEndpoint,
+            models.WebhookDelivery,
+            models.ImportJob,
+            models.ExternalRecord,
+            models.ExportJob,
+        ):
             auditlog.register(model, mask_fields=REDACTED_FIELDS.get(model.__name__, []))
