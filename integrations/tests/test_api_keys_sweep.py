@@ -24,7 +24,9 @@ from tests.test_tenant_sweep import (
 pytestmark = pytest.mark.django_db
 
 # Credentials endpoints: a key must not mint, list or revoke user tokens, so they declare no scope.
-NO_SCOPE = {"api_token_obtain", "api_token_list", "api_token_detail", "api_not_found"}
+# Credentials endpoints (keys must not mint user tokens) and public ones that read no practice data
+# and authenticate nobody (FHIR's CapabilityStatement and its 404 for unknown paths).
+NO_SCOPE = {"api_token_obtain", "api_token_list", "api_token_detail", "api_not_found", "fhir_metadata", "fhir_unknown"}
 
 
 def _view_class(route):
@@ -39,7 +41,7 @@ def test_every_api_view_declares_a_known_scope_or_is_a_credentials_endpoint():
     for route in routes:
         scope = getattr(_view_class(route), "api_scope", None)
         if route.name in NO_SCOPE:
-            assert scope is None, f"{route.route} is a credentials endpoint and must refuse API keys"
+            assert scope is None, f"{route.route} is a credentials or public endpoint and must not take a scope"
         elif scope is None:
             missing.append(route.route)
         elif scope not in domains:
