@@ -339,6 +339,10 @@ SPECTACULAR_SETTINGS = {
         "MessageChannelEnum": "notifications.models.Channel",
         "ChannelEnum": "assessments.models.DeliveryChannel",  # keeps its name beside MessageChannelEnum
         "MessageStatusEnum": "notifications.models.Message.Status",
+        # integrations API (issue 9)
+        "WebhookDeliveryStatusEnum": "integrations.models.WebhookDelivery.Status",
+        "ImportJobStatusEnum": "integrations.models.ImportJob.Status",
+        "ExportJobStatusEnum": "integrations.models.ExportJob.Status",
     },
 }
 
