@@ -521,7 +521,7 @@ def run_rows(*, job: ImportJob, dry_run: bool, on_progress: Callable[[int], None
     try:
         _require(by)
         with transaction.atomic():
-            with audit_batch(), mrn_batch():
+            with audit_batch(practice_id=job.practice_id), mrn_batch():
                 for number, cells in rows:
                     values = {f: _cell(cells[i]) if i < len(cells) else "" for f, i in mapping.items()}
                     try:
