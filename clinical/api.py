@@ -1,4 +1,5 @@
-"""REST API of the clinical record (/api/v1/): patients, diagnoses, notes, plans, medications.
+"""REST API of the clinical record (/api/v1/): patients, diagnoses, notes, plans, medications,
+chart documents (metadata, and the file through ``documents/<id>/download/``).
 
 Same rules as the pages: the caseload (clinical.access) decides which patients a caller sees and
 whose clinical content they may read; every read writes a PHI access event; writes go through the
@@ -10,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -19,10 +22,12 @@ from rest_framework.response import Response
 
 from clinical import access
 from clinical import serializers as s
-from clinical.models import Diagnosis, Medication, NoteTemplate, Patient, ProgressNote, TreatmentPlan
+from clinical.models import Diagnosis, Document, Medication, NoteTemplate, Patient, ProgressNote, TreatmentPlan
 from clinical.selectors.patients import patient_search
 from clinical.services.notes import note_create, note_sign, note_update_draft
 from clinical.services.patients import DuplicatePatient, diagnosis_add, patient_create, patient_update
+from clinical.services.records import DOCUMENT_TYPES
+from clinical.views.records import DOWNLOAD_HEADERS
 from practice.api_auth import AuditedReadMixin, PracticeScopedAPIMixin
 from practice.audit import access_record
 from practice.models import AccessEvent, Membership
@@ -312,3 +317,61 @@ class MedicationViewSet(_ClinicalViewSet, mixins.ListModelMixin):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.audited_retrieve()
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[s.DocumentFilterIn], responses=s.DocumentOut(many=True)),
+    retrieve=extend_schema(responses=s.DocumentOut),
+    download=extend_schema(
+        responses={
+            (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
+            for media_type in DOCUMENT_TYPES
+        },
+        description="The document's file, served with the type detected at upload (never the uploader's "
+        "name or type); recorded in the access log like the chart's download.",
+    ),
+)
+class DocumentViewSet(_ClinicalViewSet):
+    """Documents on the charts the caller may read (consents, releases, outside records ...)."""
+
+    exposes_model = Document
+    serializer_class = s.DocumentOut
+    filter_serializer_class = s.DocumentFilterIn
+    required_perm = Perm.CHART_VIEW_CLINICAL
+
+    def get_queryset(self) -> QuerySet[Document]:
+        if getattr(self, "swagger_fake_view", False):
+            return Document.all_objects.none()
+        return (
+            Document.objects.filter(patient__in=self._clinical_patients().values("pk"))
+            .select_related("patient", "uploaded_by__user")
+            .order_by("-created_at", "-id")
+        )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset, patient = self._patient_filter(self.get_queryset())
+        if self.filters().get("category"):
+            queryset = queryset.filter(category=self.filters()["category"])
+        return self.audited_list(queryset, object_type="clinical.document", patient=patient)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.audited_retrieve()
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # a file answers whatever the client accepts (an Accept of application/pdf is no 406)
+        return super().perform_content_negotiation(request, force=force or self.action == "download")
+
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
+        document = self.get_object()
+        access_record(request=request._request, action=AccessEvent.Action.VIEW, target=document)
+        extension = DOCUMENT_TYPES.get(document.content_type, "bin")
+        response = FileResponse(
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=f"document-{document.public_id}.{extension}",
+            content_type=document.content_type,
+        )
+        for header, value in DOWNLOAD_HEADERS.items():
+            response[header] = value
+        return response

@@ -32,4 +32,15 @@ urlpatterns = [
         api.MedicationViewSet.as_view({"get": "retrieve"}),
         name="api_medication_detail",
     ),
+    path("documents/", api.DocumentViewSet.as_view({"get": "list"}), name="api_document_list"),
+    path(
+        "documents/<uuid:public_id>/",
+        api.DocumentViewSet.as_view({"get": "retrieve"}),
+        name="api_document_detail",
+    ),
+    path(
+        "documents/<uuid:public_id>/download/",
+        api.DocumentViewSet.as_view({"get": "download"}),
+        name="api_document_download",
+    ),
 ]

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from clinical.models import (
     Diagnosis,
+    Document,
     Medication,
     Modality,
     NoteAddendum,
@@ -234,3 +235,35 @@ class MedicationOut(_PublicId):
             "is_active",
         ]
         read_only_fields = fields
+
+
+class DocumentOut(_PublicId):
+    """A chart document's metadata (the file itself: ``documents/<id>/download/``)."""
+
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    uploaded_at = serializers.DateTimeField(source="created_at", read_only=True)
+    uploaded_by = serializers.UUIDField(source="uploaded_by.public_id", read_only=True)
+    uploaded_by_name = serializers.CharField(source="uploaded_by.user.full_name", read_only=True)
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "patient",
+            "category",
+            "title",
+            "content_type",
+            "size_bytes",
+            "sha256",
+            "uploaded_at",
+            "uploaded_by",
+            "uploaded_by_name",
+            "signed_by_name",
+            "signed_at",
+            "expires_on",
+        ]
+        read_only_fields = fields
+
+
+class DocumentFilterIn(PatientScopedFilterIn):
+    category = serializers.ChoiceField(choices=Document.Category.choices, required=False)
