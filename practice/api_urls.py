@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("billing.api_urls")),
     path("", include("notifications.api_urls")),
     path("", include("integrations.api_urls")),
+    path("", include("portal.api_urls")),
     # Keep last: any other /api/v1/ path is a JSON 404 in the API's error shape.
     re_path(r"^.*$", api.ApiNotFoundView.as_view(), name="api_not_found"),
 ]

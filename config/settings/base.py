@@ -343,6 +343,7 @@ SPECTACULAR_SETTINGS = {
         "WebhookDeliveryStatusEnum": "integrations.models.WebhookDelivery.Status",
         "ImportJobStatusEnum": "integrations.models.ImportJob.Status",
         "ExportJobStatusEnum": "integrations.models.ExportJob.Status",
+        "MessageThreadStatusEnum": "portal.models.MessageThread.Status",
     },
 }
 
