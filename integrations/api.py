@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -24,6 +24,8 @@ from integrations import webhooks as services
 from integrations.models import ExportJob, ImportJob, WebhookDelivery, WebhookEndpoint
 from practice.api_auth import PracticeScopedAPIMixin
 from practice.permissions import Perm
+
+CONFLICT = OpenApiResponse(description="A webhook rule said no (the error shape, with its code).")
 
 # --- Serializers -------------------------------------------------------------------------------
 
@@ -219,7 +221,7 @@ class _IntegrationsViewSet(PracticeScopedAPIMixin, viewsets.GenericViewSet):
     ),
     partial_update=extend_schema(
         request=WebhookEndpointPatchIn,
-        responses=WebhookEndpointOut,
+        responses={200: WebhookEndpointOut, 409: CONFLICT},
         description="Change the URL, description or events; is_active switches it off or on (on resets "
         "the failure count and resumes waiting deliveries).",
     ),
@@ -284,7 +286,7 @@ class WebhookEndpointViewSet(_IntegrationsViewSet):
     retrieve=extend_schema(responses=WebhookDeliveryDetailOut),
     resend=extend_schema(
         request=None,
-        responses=WebhookDeliveryOut,
+        responses={200: WebhookDeliveryOut, 409: CONFLICT},
         description="Send a failed delivery once more, now (same event id and body). 409 unless it "
         "failed and its endpoint is on.",
     ),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -29,6 +29,10 @@ from practice.api_auth import AuditedReadMixin, PracticeScopedAPIMixin
 from practice.audit import access_record
 from practice.models import AccessEvent, Membership
 from practice.permissions import Perm
+
+REFUSED = OpenApiResponse(
+    description="Refused by a messaging rule (the error shape), e.g. messaging_off: portal messaging is off for this patient."
+)
 
 # --- Serializers -------------------------------------------------------------------------------
 
@@ -132,10 +136,14 @@ class ReplyIn(serializers.Serializer):
     ),
     create=extend_schema(
         request=MessageThreadStartIn,
-        responses={201: MessageThreadDetailOut},
+        responses={201: MessageThreadDetailOut, 409: REFUSED},
         description="Write to a patient: a new thread assigned to the caller (the patient is told a message waits).",
     ),
-    reply=extend_schema(request=ReplyIn, responses={201: ThreadMessageOut}),
+    reply=extend_schema(
+        request=ReplyIn,
+        responses={201: ThreadMessageOut, 409: REFUSED},
+        description="Reply to the patient (a closed thread is a 400 on body; reopen it first).",
+    ),
 )
 class MessageThreadViewSet(PracticeScopedAPIMixin, AuditedReadMixin, viewsets.GenericViewSet):
     """Portal secure-message threads of the patients the caller may see."""
