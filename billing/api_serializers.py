@@ -15,6 +15,7 @@ from rest_framework import serializers
 from billing import carc
 from billing.models import (
     COVERAGE_EDITABLE_FIELDS,
+    PAYER_EDITABLE_FIELDS,
     Charge,
     Claim,
     ClaimEvent,
@@ -146,24 +147,6 @@ class ARSummaryFilterIn(serializers.Serializer):
 
 # --- Set-up: payers, fee schedules, coverage, authorizations -----------------------------------
 
-PAYER_FIELDS = [
-    "name",
-    "payer_id",
-    "filing_indicator",
-    "timely_filing_days",
-    "telehealth",
-    "auth_required_cpts",
-    "accepted_frequency_codes",
-    "requires_supervising_provider",
-    "excluded_credentials",
-    "address_line1",
-    "city",
-    "state",
-    "zip_code",
-    "phone",
-    "is_active",
-]
-
 
 class PayerOut(_PublicId):
     auth_required_cpts = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -172,7 +155,7 @@ class PayerOut(_PublicId):
 
     class Meta:
         model = Payer
-        fields = ["id", *PAYER_FIELDS, "created_at", "updated_at"]
+        fields = ["id", *PAYER_EDITABLE_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -183,7 +166,7 @@ class PayerIn(serializers.ModelSerializer):
 
     class Meta:
         model = Payer
-        fields = PAYER_FIELDS
+        fields = PAYER_EDITABLE_FIELDS
 
 
 class FeeEntryOut(serializers.ModelSerializer):

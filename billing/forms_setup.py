@@ -12,6 +12,7 @@ from django import forms
 from billing.cpt import CPT_CODES, MODIFIERS
 from billing.models import (
     COVERAGE_EDITABLE_FIELDS,
+    PAYER_EDITABLE_FIELDS,
     BillingProfile,
     Coverage,
     FeeSchedule,
@@ -152,23 +153,7 @@ class PayerForm(forms.ModelForm):
 
     class Meta:
         model = Payer
-        fields = [
-            "name",
-            "payer_id",
-            "filing_indicator",
-            "timely_filing_days",
-            "telehealth",
-            "auth_required_cpts",
-            "accepted_frequency_codes",
-            "requires_supervising_provider",
-            "excluded_credentials",
-            "address_line1",
-            "city",
-            "state",
-            "zip_code",
-            "phone",
-            "is_active",
-        ]
+        fields = PAYER_EDITABLE_FIELDS
         labels = {
             "filing_indicator": "Claim filing indicator (SBR09)",
             "timely_filing_days": "Timely filing limit (days from service)",

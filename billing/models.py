@@ -122,6 +122,26 @@ class Payer(PracticeScopedModel):
         return self.name
 
 
+# What staff edit on a payer: the setup form and the API share this list.
+PAYER_EDITABLE_FIELDS = [
+    "name",
+    "payer_id",
+    "filing_indicator",
+    "timely_filing_days",
+    "telehealth",
+    "auth_required_cpts",
+    "accepted_frequency_codes",
+    "requires_supervising_provider",
+    "excluded_credentials",
+    "address_line1",
+    "city",
+    "state",
+    "zip_code",
+    "phone",
+    "is_active",
+]
+
+
 class ScrubRuleSetting(PracticeScopedModel):
     """A scrubbing rule switched off, or reconfigured, for the practice (payer empty) or one payer."""
 
