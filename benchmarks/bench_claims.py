@@ -34,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks._result import emit  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 PAYERS = 5
@@ -218,8 +220,8 @@ def seed(count: int, rng: random.Random):
     return practice, [c.id for c in claims], len(line_rows)
 
 
-def _rate(count: int, seconds: float) -> str:
-    return f"{seconds:8.2f} s  {count / seconds:9.1f} claims/second" if seconds else "n/a"
+def _rate(count: int, seconds: float, unit: str = "claims") -> str:
+    return f"{seconds:8.2f} s  {count / seconds:9.1f} {unit}/second" if seconds else "n/a"
 
 
 def main() -> None:
@@ -263,6 +265,7 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             errors = sum(len(r.errors) for r in scrubbed.values())
             results.append(("1. scrub (claims_scrub_batch)", _rate(len(claim_ids), elapsed)))
+            emit("claims_scrub", unit="claim", units=len(claim_ids), elapsed_s=elapsed)
             print(f"scrubbed {len(scrubbed):,} claims, {errors:,} error findings")
         else:
             results.append(("1. scrub", "skipped: billing.services_scrub not available"))
@@ -287,6 +290,8 @@ def main() -> None:
             )
         write_elapsed = time.perf_counter() - t0
         results.append((f"2. write 837P ({len(texts)} files, load included)", _rate(len(claim_ids), write_elapsed)))
+        results.append(("   the same, per service line (SV1)", _rate(line_count, write_elapsed, "lines")))
+        emit("claims_837_write", unit="service line", units=line_count, elapsed_s=write_elapsed, claims=len(claim_ids))
         size = sum(len(t) for t in texts)
         print(f"wrote {len(texts)} files, {size / 1e6:.1f} MB, {sum(t.count('~') for t in texts):,} segments")
 
@@ -297,6 +302,7 @@ def main() -> None:
                 sys.exit(f"pyx12 rejected a generated file: {errors[:5]}")
         validate_elapsed = time.perf_counter() - t0
         results.append(("3. pyx12 validation", _rate(len(claim_ids), validate_elapsed)))
+        emit("claims_837_validate", unit="claim", units=len(claim_ids), elapsed_s=validate_elapsed)
         results.append(("2+3. write + validate", _rate(len(claim_ids), write_elapsed + validate_elapsed)))
 
         if not args.skip_export:
@@ -308,6 +314,7 @@ def main() -> None:
             if exported != len(claim_ids):
                 sys.exit(f"export released {exported} of {len(claim_ids)} claims")
             results.append((f"4. claims_export end to end ({len(files)} files)", _rate(exported, export_elapsed)))
+            emit("claims_export", unit="claim", units=exported, elapsed_s=export_elapsed)
 
     print()
     print(f"{len(claim_ids):,} claims ({line_count:,} lines), practice {practice.slug}")
