@@ -38,6 +38,10 @@ from practice.models import Location, Membership
 from practice.permissions import Perm
 
 SIGNED_NOTE_MESSAGE = "Signed notes cannot be changed; add an addendum."
+NOTE_CHANGED_MESSAGE = (
+    "This note was changed on another device while you were signing, so it was not signed. "
+    "Review the latest text and sign again."
+)
 
 # Place of service for telehealth (CMS POS code set).
 POS_TELEHEALTH_HOME = "10"
@@ -326,12 +330,20 @@ def _risk_alert_missing(note: ProgressNote) -> list[str]:
 
 
 @transaction.atomic
-def note_sign(*, note: ProgressNote, by: Membership, credential: str) -> ProgressNote:
-    """Sign a draft with re-entered credentials. Pre-licensed authors go to their supervisor."""
+def note_sign(
+    *, note: ProgressNote, by: Membership, credential: str, expected_revision: int | None = None
+) -> ProgressNote:
+    """Sign a draft with re-entered credentials. Pre-licensed authors go to their supervisor.
+
+    ``expected_revision`` is the revision the signer is looking at (the editor saves its text
+    first, in its own transaction): if another tab or device saved the draft in between, nothing
+    is signed, so a signature never covers text its signer did not see."""
     _same_practice(by, note)
     note = _locked_note(note)
     if note.is_locked:
         raise DomainError(SIGNED_NOTE_MESSAGE, code="signed")
+    if expected_revision is not None and note.revision != expected_revision:
+        raise DomainError(NOTE_CHANGED_MESSAGE, code="changed")
     if note.author_id != by.pk:
         raise DomainError("Only the note's author can sign it.", code="forbidden")
     _require(by, Perm.NOTE_WRITE)

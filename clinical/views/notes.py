@@ -221,6 +221,20 @@ def note_autosave_view(request: HttpRequest, note_id) -> HttpResponse:
     return _autosave_status(request, "unchanged", f"No changes since {saved_at}")
 
 
+def _already_signed(request: HttpRequest, note: ProgressNote) -> HttpResponse:
+    """The note was signed (another tab or device won): say by whom and when, show the signed note."""
+    note = selectors.note_get(note_id=note.public_id)
+    author = note.author.user.display_name + (f", {note.author.title}" if note.author.title else "")
+    when = timezone.localtime(note.signed_at)
+    messages.error(
+        request,
+        f"This note was already signed by {author} on {when:%b} {when.day}, {when.year} at "
+        f"{when.strftime('%I:%M %p').lstrip('0')}. What you had open was not saved or signed; "
+        "add an addendum for anything to correct.",
+    )
+    return redirect("note_detail", practice_slug=request.practice.slug, note_id=note.public_id)
+
+
 @require_POST
 @practice_view(Perm.NOTE_WRITE)
 def note_sign_view(request: HttpRequest, note_id) -> HttpResponse:
@@ -228,6 +242,8 @@ def note_sign_view(request: HttpRequest, note_id) -> HttpResponse:
     note = _load_note(request, note_id)
     if isinstance(note, HttpResponse):
         return note
+    if note.is_locked:
+        return _already_signed(request, note)
     if (response := _editable(request, note)) is not None:
         return response
     form = None
@@ -240,14 +256,24 @@ def note_sign_view(request: HttpRequest, note_id) -> HttpResponse:
                 note=note, by=request.membership, fields=form.fields_for_service()
             )
         except DomainError as exc:
+            if exc.code == "signed":  # signed on another tab or device a moment ago
+                return _already_signed(request, note)
             _raise_for(exc)
             _show_error(form, exc)
             return _render_editor(request, note, form=form, status=400)
     sign_form = CredentialForm(request.POST)
     if sign_form.is_valid():
         try:
-            note = services.note_sign(note=note, by=request.membership, credential=sign_form.cleaned_data["credential"])
+            note = services.note_sign(
+                note=note,
+                by=request.membership,
+                credential=sign_form.cleaned_data["credential"],
+                # the text just saved is what this signer saw; another device's save in between refuses
+                expected_revision=note.revision if form is not None else None,
+            )
         except DomainError as exc:
+            if exc.code == "signed":
+                return _already_signed(request, note)
             _raise_for(exc)
             sign_form.add_error("credential", exc.message)
         else:
