@@ -28,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks._result import emit  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 
@@ -116,6 +118,7 @@ def main() -> None:
             )
             assert job.report["error_count"] == 0, job.report["errors"][:5]
         assert Patient.objects.count() == args.patients
+    emit("import", unit="CSV row (patient)", units=args.patients, elapsed_s=timings["import"])
     print(f"host: {platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}")
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks._result import emit  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
 ACCOUNT = "ACbench000000000000000000000000000"
@@ -235,6 +237,7 @@ def main() -> None:
     )
     assert requests == args.count, f"expected exactly {args.count} requests, got {requests}"
     assert hints == args.count and reminders_sent == args.count
+    emit("reminders", unit="SMS reminder", units=args.count, elapsed_s=elapsed)
 
 
 def _ram_gb() -> float:

@@ -43,6 +43,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks._result import emit  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 CLINICIANS = 40
@@ -496,6 +498,7 @@ def main() -> None:
         assert remittance.payment_amount == bpr02 == paid - plb, (remittance.payment_amount, bpr02, paid, plb)
         assert balance(m.LedgerAccount.CASH) == bpr02 + earlier_bpr02
         print(f"checks passed: {dict(outcomes)}; claim statuses {dict(status)}; trial balance {trial}")
+        emit("remittance_835", unit="claim payment (CLP)", units=clp_count, elapsed_s=elapsed, payments=payments)
 
     print()
     print(f"{len(claims):,} claims ({line_count:,} lines), one 835 of {clp_count:,} CLPs, practice {practice.slug}")
