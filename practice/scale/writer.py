@@ -124,9 +124,8 @@ class BulkWriter:
                     tuple(f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)) for row in rows
                 ]
                 marks = ", ".join(["%s"] * len(columns))
-                cursor.executemany(  # noqa: S608 - table and column names come from the models
-                    f"INSERT INTO {connection.ops.quote_name(table)} ({quoted}) VALUES ({marks})", prepped
-                )
+                sql = f"INSERT INTO {connection.ops.quote_name(table)} ({quoted}) VALUES ({marks})"  # noqa: S608
+                cursor.executemany(sql, prepped)  # names come from the models, values are parameters
 
     def reset_sequences(self) -> None:
         """Point each table's id sequence past the ids written here (PostgreSQL only)."""
