@@ -16,6 +16,7 @@ help:
 	@echo "make screenshots  regenerate docs/screenshots/*.png with Playwright + Debian's chromium"
 	@echo "make worker       run a Celery worker (needs REDIS_URL)"
 	@echo "make beat         run Celery beat (needs REDIS_URL)"
+	@echo "make bench        every benchmark at a small size, one summary table (PostgreSQL + Redis; see benchmarks/RESULTS.md)"
 
 venv: $(STAMP)
 
@@ -56,6 +57,13 @@ worker: venv
 
 beat: venv
 	$(BIN)/celery -A config beat --loglevel=INFO
+
+# Drops and re-creates tend_bench_small on 127.0.0.1 and uses Redis db 13: override with
+# BENCH_DATABASE_URL=postgres://user@host:port/name and BENCH_REDIS_URL=redis://host:port/N.
+.PHONY: bench
+bench: venv
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/run_all.py --fraction 0.01
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

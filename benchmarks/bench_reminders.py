@@ -135,6 +135,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 4, help="prefork pool size")
     args = parser.parse_args()
     db_url, redis_url = _check_env()
+    # Stopped from outside (run_all's timeout, kill): exit through `finally` so the worker goes too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     import django
 
