@@ -1,0 +1,411 @@
+"""One load-test run on loopback: gunicorn + a Celery worker + Locust (headless), then a Markdown report.
+
+    .venv/bin/python benchmarks/load/run_load.py --database tend_scale --users 60 --steps 3 \\
+        --spawn-rate 2 --duration 120 --out /tmp/load.md
+
+Needs the `bench` extra (`.venv/bin/pip install -e '.[bench]'`), PostgreSQL with a seeded practice
+(`manage.py seed_scale`, slug `scale`; `--practice cedar --password tend-demo-2026` runs it against
+`seed_demo`'s data) and Redis. Each step is one Locust run at a higher user count (users/steps,
+2*users/steps, ..., users): `--spawn-rate` users a second, statistics reset once all are spawned, then
+`--duration` seconds measured. The report has requests/s per step (saturation: where requests/s stops
+rising while latency climbs) and, per page, p50/p95/p99, requests and errors of the chosen step, each
+latency also as a ratio to the baseline page (the lightest authenticated page, requested at the same
+share by every user class) of that same step.
+
+Server: DEBUG=0 production settings (`benchmarks.load.settings` = config.settings.base with STATIC_ROOT
+in a temporary directory for `collectstatic`). Only for this loopback http run, the environment turns
+off the HTTPS-only parts that config.settings.base already lets the environment set (secure cookies,
+the HTTPS redirect): a client on plain http cannot send a Secure cookie back. Production defaults are
+unchanged. Gunicorn runs 2*nproc+1 sync workers: Django does its work synchronously and most of a
+request is CPU (templates, ORM) on this machine, so threads would mostly wait on the GIL, and on loopback
+no slow clients tie a sync worker up; the extra workers cover the time spent waiting on PostgreSQL.
+Persistent database connections (`--conn-max-age`, default 60 s) as a deployment with sync workers
+sets them; 0 measures a new PostgreSQL connection per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+BASELINE_NAME = "baseline: account page"
+STAFF_POOLS = {
+    "clinician": "clinician",
+    "supervisor": "clinician",
+    "front_desk": "frontdesk",
+    "frontdesk": "frontdesk",
+    "biller": "biller",
+    "admin": "admin",
+    "owner": "admin",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--database", default="tend_scale", help="database name or postgres:// URL")
+    ap.add_argument("--practice", default="scale", help="practice slug whose accounts sign in")
+    ap.add_argument("--password", default="tend-scale-2026", help="the shared password of those accounts")
+    ap.add_argument("--users", type=int, default=40, help="simulated users in the last step")
+    ap.add_argument("--steps", type=int, default=1, help="steps of users/steps, 2*users/steps, ... users")
+    ap.add_argument("--spawn-rate", type=float, default=2.0, help="users started per second")
+    ap.add_argument("--duration", type=int, default=60, help="seconds measured per step (after spawning)")
+    ap.add_argument("--out", default="", help="Markdown report (default: printed only)")
+    ap.add_argument("--port", type=int, default=8100)
+    ap.add_argument("--redis-db", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    ap.add_argument("--conn-max-age", type=int, default=60)
+    ap.add_argument("--work-dir", default="", help="keep logs and CSVs here (default: a temporary directory)")
+    ap.add_argument("--table-step", type=int, default=0, help="step whose per-page table is shown (default: last)")
+    return ap.parse_args(argv)
+
+
+def database_url(database: str) -> str:
+    return database if "://" in database else f"postgres://postgres@127.0.0.1:5432/{database}"
+
+
+def server_env(args: argparse.Namespace, static_root: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "benchmarks.load.settings",
+            "TEND_LOAD_STATIC_ROOT": static_root,
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url(args.database),
+            "REDIS_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
+            "CONN_MAX_AGE": str(args.conn_max_age),
+            # Loopback http only (see the module docstring); production keeps the secure defaults.
+            "SECURE_SSL_REDIRECT": "0",
+            "SESSION_COOKIE_SECURE": "0",
+            "CSRF_COOKIE_SECURE": "0",
+            "SECURE_HSTS_SECONDS": "0",
+            "LOG_LEVEL": "WARNING",
+            "TEND_EMAIL_BACKEND_KIND": "outbox",
+            "TEND_SMS_BACKEND": "outbox",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def export_accounts(args: argparse.Namespace, env: dict[str, str], path: Path) -> dict[str, int]:
+    """The practice's active staff by pool (with TOTP keys) and portal patients, as JSON for Locust."""
+    script = f"""
+import json
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_scopes import scopes_disabled
+from practice.models import Membership, Practice
+from portal.models import PortalAccess
+pools = {STAFF_POOLS!r}
+with scopes_disabled():
+    practice = Practice.objects.get(slug={args.practice!r})
+    keys = {{d.user_id: d.key for d in TOTPDevice.objects.filter(confirmed=True, user__memberships__practice=practice)}}
+    staff = {{}}
+    for m in Membership.objects.filter(practice=practice, is_active=True, user__is_active=True).select_related("user").order_by("user__email"):
+        pool = pools.get(m.role)
+        if pool:
+            staff.setdefault(pool, []).append({{"email": m.user.email, "member": str(m.public_id), "totp": keys.get(m.user_id, "")}})
+    patients = [
+        {{"email": a.user.email}}
+        for a in PortalAccess.objects.filter(practice=practice, is_active=True, user__is_active=True)
+        .select_related("user").order_by("user__email")
+        if not TOTPDevice.objects.filter(user=a.user, confirmed=True).exists()
+    ][:2000]
+print(json.dumps({{"practice": practice.slug, "staff": staff, "patients": patients}}))
+"""
+    out = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    accounts = json.loads(out.strip().splitlines()[-1])
+    accounts["password"] = args.password
+    path.write_text(json.dumps(accounts))
+    sizes = {pool: len(rows) for pool, rows in accounts["staff"].items()}
+    sizes["patient"] = len(accounts["patients"])
+    return sizes
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    # A process group of its own, so stopping it also stops gunicorn's workers / Celery's children.
+    with log.open("wb") as fh:
+        return subprocess.Popen(  # noqa: S603 (commands built here from the venv's own executables)
+            cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def wait_ready(url: str, procs: list[subprocess.Popen], deadline_s: float = 90) -> dict:
+    deadline = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit("gunicorn or the Celery worker exited during start-up (see the logs)")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 (loopback http by design)
+                last = json.loads(r.read())
+                if last.get("status") == "ok":
+                    return last
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"not ready within {deadline_s} s: {last}")
+
+
+def read_stats(prefix: Path) -> list[dict[str, str]]:
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def run_step(args: argparse.Namespace, users: int, work: Path, host: str, env: dict[str, str], n: int) -> dict:
+    prefix = work / f"step{n}"
+    spawn_seconds = int(users / args.spawn_rate) + 1
+    cmd = [
+        str(Path(sys.executable).parent / "locust"),
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        host,
+        "-u",
+        str(users),
+        "-r",
+        str(args.spawn_rate),
+        # An upper bound only: the locustfile stops the run `duration` s after the last sign-in.
+        "-t",
+        f"{spawn_seconds * 4 + args.duration + 120}s",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "10",
+        "--loglevel",
+        "WARNING",
+        "--logfile",
+        str(prefix) + "_locust.log",
+    ]
+    env = dict(env, TEND_LOAD_MEASURE_SECONDS=str(args.duration))
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    subprocess.run(  # noqa: S603 (the venv's locust)
+        cmd, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    rows = read_stats(prefix)
+    total = next(r for r in rows if r["Name"] == "Aggregated")
+    pages = [r for r in rows if r["Name"] != "Aggregated"]
+    return {
+        "step": n,
+        "users": users,
+        "wall_s": round(time.monotonic() - started),
+        "load_avg": (load_before, os.getloadavg()[0]),
+        "rps": float(total["Requests/s"]),
+        "requests": int(total["Request Count"]),
+        "failures": int(total["Failure Count"]),
+        "p50": float(total["50%"]),
+        "p95": float(total["95%"]),
+        "p99": float(total["99%"]),
+        "pages": pages,
+        "failures_csv": f"{prefix}_failures.csv",
+    }
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.1f}" if base else "–"
+
+
+def page_table(step: dict) -> list[str]:
+    base = next((r for r in step["pages"] if r["Name"] == BASELINE_NAME), None)
+    b = {k: float(base[k]) if base else 0.0 for k in ("50%", "95%", "99%")}
+    lines = [
+        "| page | method | requests | errors | p50 ms | p95 ms | p99 ms | p50 × | p95 × | p99 × |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    rows = sorted(step["pages"], key=lambda r: (r["Name"] != BASELINE_NAME, -float(r["95%"] or 0)))
+    for r in rows:
+        p50, p95, p99 = (float(r[k] or 0) for k in ("50%", "95%", "99%"))
+        lines.append(
+            f"| {r['Name']} | {r['Type']} | {r['Request Count']} | {r['Failure Count']} | {p50:.0f} | {p95:.0f} | "
+            f"{p99:.0f} | {_ratio(p50, b['50%'])} | {_ratio(p95, b['95%'])} | {_ratio(p99, b['99%'])} |"
+        )
+    return lines
+
+
+def failure_lines(step: dict) -> list[str]:
+    try:
+        with open(step["failures_csv"], encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        return []
+    return [f"- {r['Name']} ({r['Method']}): {r['Error']} × {r['Occurrences']}" for r in rows]
+
+
+def saturation(steps: list[dict]) -> tuple[dict, str]:
+    """The step with the most requests/s, and whether the last step stopped rising (+<10 %)."""
+    best = max(steps, key=lambda s: s["rps"])
+    if len(steps) < 2:
+        return best, "one step only: no saturation claim"
+    last, before = steps[-1], steps[-2]
+    flat = last["rps"] < before["rps"] * 1.10 and last["p95"] > before["p95"]
+    return best, ("saturated" if flat else "still rising at the last step: more users needed")
+
+
+def report(args: argparse.Namespace, steps: list[dict], meta: dict) -> str:
+    best, verdict = saturation(steps)
+    shown = steps[(args.table_step or len(steps)) - 1]
+    lines = [
+        f"Run {meta['date']} on {meta['machine']}; database `{meta['database']}` (practice `{args.practice}`), "
+        f"gunicorn {args.workers} sync workers, CONN_MAX_AGE={args.conn_max_age}, 1 Celery worker, "
+        f"Locust {meta['locust']} on the same machine. Accounts: {meta['accounts']}.",
+        "",
+        f"`{meta['command']}`",
+        "",
+        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | load avg (start→end) |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for s in steps:
+        lines.append(
+            f"| {s['step']} | {s['users']} | {s['rps']:.1f} | {s['requests']} | {s['failures']} | {s['p50']:.0f} | "
+            f"{s['p95']:.0f} | {s['p99']:.0f} | {s['load_avg'][0]:.1f}→{s['load_avg'][1]:.1f} |"
+        )
+    lines += [
+        "",
+        f"Saturation: **{best['rps']:.1f} req/s** (step {best['step']}, {best['users']} users; {verdict}).",
+        "",
+        f"Per page, step {shown['step']} ({shown['users']} users, {args.duration} s measured); × = ratio to "
+        "the baseline page's same percentile in this step:",
+        "",
+        *page_table(shown),
+    ]
+    errors = [line for s in steps for line in (f"step {s['step']}: {x}" for x in failure_lines(s))]
+    if errors:
+        lines += ["", "Errors:", "", *(f"- {e.lstrip('- ')}" for e in errors)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="tend-load-"))
+    work.mkdir(parents=True, exist_ok=True)
+    static_root = tempfile.mkdtemp(prefix="tend-load-static-")
+    env = server_env(args, static_root)
+    host = f"http://127.0.0.1:{args.port}"
+    gunicorn = celery = None
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--no-input", "--verbosity", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        pending = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--check"], cwd=ROOT, env=env, capture_output=True, check=False
+        )
+        if pending.returncode:
+            raise SystemExit(f"{args.database} has unapplied migrations: run `manage.py migrate` on it first")
+        sizes = export_accounts(args, env, work / "accounts.json")
+        print(f"accounts: {sizes}", flush=True)
+        gunicorn = start(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{args.port}",
+                "--workers",
+                str(args.workers),
+                "--worker-class",
+                "sync",
+                "--timeout",
+                "60",
+                "--access-logfile",
+                "-",
+            ],
+            env,
+            work / "gunicorn.log",
+        )
+        celery = start(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "WARNING",
+                "--hostname",
+                f"load-{args.port}@%h",
+            ],
+            env,
+            work / "celery.log",
+        )
+        health = wait_ready(host + "/healthz", [gunicorn, celery])
+        print(f"ready: {health['status']}", flush=True)
+        locust_env = dict(env)
+        locust_env["TEND_LOAD_ACCOUNTS"] = str(work / "accounts.json")
+        locust_env["TEND_LOAD_TOTP_STATE"] = str(work / "totp_state.json")
+        steps = []
+        for n in range(1, args.steps + 1):
+            users = max(1, round(args.users * n / args.steps))
+            step = run_step(args, users, work, host, locust_env, n)
+            print(
+                f"step {n}: {users} users, {step['rps']:.1f} req/s, p50 {step['p50']:.0f} ms, "
+                f"p95 {step['p95']:.0f} ms, {step['failures']}/{step['requests']} errors",
+                flush=True,
+            )
+            steps.append(step)
+    finally:
+        stop(celery)
+        stop(gunicorn)
+        shutil.rmtree(static_root, ignore_errors=True)
+    import locust
+
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} vCPU, {_mem_gb()} GB RAM, Python {sys.version.split()[0]}",
+        "database": args.database if "://" not in args.database else "(URL)",
+        "locust": locust.__version__,
+        "accounts": ", ".join(f"{k} {v}" for k, v in sorted(sizes.items())),
+        "command": "benchmarks/load/run_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    text = report(args, steps, meta)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    print(f"logs and CSVs: {work}")
+    return 0
+
+
+def _mem_gb() -> int:
+    return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
