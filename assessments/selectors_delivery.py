@@ -78,10 +78,13 @@ def patient_assignments(patient: Patient) -> list[ProtocolAssignment]:
     return rows
 
 
-def administrations_for_patient(patient: Patient, *, limit: int = 50) -> list[Administration]:
+def administrations_for_patient(
+    patient: Patient, *, limit: int = 50, include_closed: bool = True
+) -> list[Administration]:
     """Upcoming and recent questionnaires of a patient (for the chart): instrument, due, status,
     channel and, when sent as a message, that message's status (e.g. suppressed: no consent).
-    Scheduled and sent first (soonest first), then the rest, newest first. One query."""
+    Scheduled and sent first (soonest first), then (unless `include_closed` is false) the rest,
+    newest first. Two queries at most; one without the closed rows."""
     open_rows = list(
         Administration.objects.filter(
             patient=patient, status__in=(Administration.Status.SCHEDULED, Administration.Status.SENT)
@@ -89,12 +92,14 @@ def administrations_for_patient(patient: Patient, *, limit: int = 50) -> list[Ad
         .select_related("message", "appointment")
         .order_by("due_at", "pk")[:limit]
     )
-    closed_rows = list(
-        Administration.objects.filter(patient=patient)
-        .exclude(status__in=(Administration.Status.SCHEDULED, Administration.Status.SENT))
-        .select_related("message", "appointment")
-        .order_by("-due_at", "-pk")[: max(0, limit - len(open_rows))]
-    )
+    closed_rows: list[Administration] = []
+    if include_closed:
+        closed_rows = list(
+            Administration.objects.filter(patient=patient)
+            .exclude(status__in=(Administration.Status.SCHEDULED, Administration.Status.SENT))
+            .select_related("message", "appointment")
+            .order_by("-due_at", "-pk")[: max(0, limit - len(open_rows))]
+        )
     rows = open_rows + closed_rows
     for row in rows:
         instrument = instrument_or_none(row.instrument_code)

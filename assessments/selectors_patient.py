@@ -128,8 +128,7 @@ def _upcoming(patient) -> list:
                 patient=patient, status__in=(Administration.Status.SCHEDULED, Administration.Status.SENT)
             ).order_by("due_at", "id")[:10]
         )
-    rows = administrations_for_patient(patient, limit=10)
-    return [a for a in rows if a.status in ("scheduled", "sent")]
+    return administrations_for_patient(patient, limit=10, include_closed=False)
 
 
 def patient_assessments(*, patient) -> PatientAssessments:

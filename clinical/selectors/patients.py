@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Window
 from django.utils import timezone
 
 from clinical import access
@@ -242,12 +242,15 @@ def chart_get(*, patient: Patient, membership: Membership) -> Chart:
     visible_notes = ProgressNote.objects.filter(patient=patient).filter(
         ~Q(status=ProgressNote.Status.DRAFT) | Q(author=membership)
     )
+    # The total rides on the page's rows (COUNT(*) OVER ()): no second query once a chart has more
+    # notes than the page shows.
     chart.notes = list(
         visible_notes.select_related("author__user", "cosigner__user")
         .defer("content", "plan", "risk_protective_factors", "interventions", "participants")
+        .annotate(visible_total=Window(Count("id")))
         .order_by("-session_on", "-start_time", "-id")[:CHART_NOTE_LIMIT]
     )
-    chart.note_count = visible_notes.count() if len(chart.notes) >= CHART_NOTE_LIMIT else len(chart.notes)
+    chart.note_count = chart.notes[0].visible_total if chart.notes else 0
     chart.active_plan = (
         TreatmentPlan.objects.filter(patient=patient, status=TreatmentPlan.Status.ACTIVE)
         .select_related("author__user")
