@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.core.mail.message import make_msgid
 
 if TYPE_CHECKING:
     from notifications.models import Message
@@ -43,8 +42,8 @@ class Backend(Protocol):
         """Deliver one message; return the provider's id for it."""
 
 
-def _test_delay() -> None:
-    # Test-only: the worker kill test slows sends so it can kill a worker mid-batch. 0 in production.
+def send_delay_for_tests() -> None:
+    # Test-only: the worker kill tests slow sends so they can kill a worker mid-batch. 0 in production.
     delay = float(getattr(settings, "TEND_NOTIFICATIONS_TEST_SEND_DELAY", 0) or 0)
     if delay > 0:
         time.sleep(delay)
@@ -63,7 +62,9 @@ class DjangoEmailBackend:
     def send(self, message: Message) -> str:
         import smtplib
 
-        msgid = make_msgid(domain="tend.local")
+        # Stable per message: if a dead worker's email is sent again, the recipient's mail system
+        # sees the same Message-ID and can treat the copy as the message it already has.
+        msgid = f"<{message.public_id}@tend.local>"
         email = EmailMessage(
             subject=message.subject,
             body=message.body,
@@ -71,7 +72,6 @@ class DjangoEmailBackend:
             to=[message.to_address],
             headers={"Message-ID": msgid, "X-Tend-Message": str(message.public_id)},
         )
-        _test_delay()
         try:
             email.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -128,7 +128,6 @@ class TwilioSmsBackend:
         sender = sms_from_number(practice_id=message.practice_id)
         if not sender:
             raise PermanentSendError("no SMS from-number configured")
-        _test_delay()
         _idempotency.token = str(message.public_id)
         try:
             sent = _twilio_client().messages.create(to=message.to_address, from_=sender, body=message.body)

@@ -77,6 +77,9 @@ class Message(PracticeScopedModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set just before the request to the provider: a worker that dies after this point may have
+    # sent the message (an SMS provider is not idempotent), so recovery must not send it again.
+    send_started_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=120, unique=True)
     appointment = models.ForeignKey(
         "scheduling.Appointment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"

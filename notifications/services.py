@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clinical.models import CommunicationConsent, Patient
-from notifications.backends import PermanentSendError, TransientSendError, backend_for
+from notifications.backends import PermanentSendError, TransientSendError, backend_for, send_delay_for_tests
 from notifications.defaults import DEFAULT_REMINDER_RULES, DEFAULT_TEMPLATES
 from notifications.models import (
     Channel,
@@ -87,6 +87,7 @@ _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _TAG = re.compile(r"\{%|%\}|\{#|#\}")
 
 MAX_ATTEMPTS_DEFAULT = 5
+OUTCOME_UNKNOWN = "outcome unknown: the worker stopped during the provider request (not resent)"
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 
@@ -447,12 +448,18 @@ def message_deliver(*, message_id: int) -> str:
     message = Message.objects.get(pk=message_id)
     backend = backend_for(message.channel)
     attempts = message.attempts + 1
+    send_delay_for_tests()
+    # Committed before the request: from here on a dead worker's message may have been sent.
+    Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
+        send_started_at=timezone.now(), updated_at=timezone.now()
+    )
     try:
         provider_id = backend.send(message)
     except TransientSendError as exc:
         final = attempts >= _max_attempts()
         Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
             status=Message.Status.FAILED if final else Message.Status.QUEUED,
+            send_started_at=None,
             attempts=attempts,
             last_error=str(exc)[:500],
             backend=backend.name,
@@ -485,11 +492,13 @@ def message_deliver(*, message_id: int) -> str:
 
 
 def messages_recover_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> list[int]:
-    """A worker died: put messages stuck in SENDING back to QUEUED — SMS only if no provider id
-    was stored (a Twilio send is not idempotent; with an id it was sent) — and return the ids of
-    QUEUED messages older than `older_than` (their delivery task may have died with the worker)
-    so the caller queues them again (delivery claims the row, so a duplicate task is harmless).
-    Runs inside the current practice scope."""
+    """A worker died: put messages stuck in SENDING back to QUEUED, except an SMS whose request to
+    Twilio had started: it may have been sent and Twilio is not idempotent, so it is recorded as
+    failed with an unknown outcome and never sent again, as for a response timeout. An email is
+    sent again (SMTP accepts a message only at the end of its data, so an interrupted one was
+    usually not sent; a copy carries the same Message-ID). Returns the ids of QUEUED messages older than `older_than` (their delivery task may have died
+    with the worker) so the caller queues them again (delivery claims the row, so a duplicate task
+    is harmless). Runs inside the current practice scope."""
     now = timezone.now()
     cutoff = now - older_than
     stuck = Message.objects.filter(status=Message.Status.SENDING, updated_at__lt=cutoff)
@@ -497,9 +506,12 @@ def messages_recover_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> 
     stuck.filter(channel=Channel.SMS).exclude(provider_id="").update(
         status=Message.Status.SENT, sent_at=now, updated_at=now
     )
+    stuck.filter(channel=Channel.SMS, send_started_at__isnull=False).update(
+        status=Message.Status.FAILED, last_error=OUTCOME_UNKNOWN, updated_at=now
+    )
     lost = list(stuck.values_list("pk", flat=True)[:1000])
     Message.objects.filter(pk__in=lost, status=Message.Status.SENDING).update(
-        status=Message.Status.QUEUED, last_error="requeued: worker lost", updated_at=now
+        status=Message.Status.QUEUED, send_started_at=None, last_error="requeued: worker lost", updated_at=now
     )
     # QUEUED rows whose delivery task may have died with its worker. Same threshold: a backlog
     # waiting in the broker is not re-queued every minute (duplicates are harmless, only wasteful).
