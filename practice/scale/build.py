@@ -1392,19 +1392,6 @@ def _phase_billing(world: World) -> None:
                 created,
             )
         )
-        if submitted:
-            events.append(
-                (
-                    w.next_id(ClaimEvent),
-                    claim_id,
-                    "ready",
-                    "submitted",
-                    world.billers[0] if world.billers else None,
-                    "staff",
-                    "837P sent",
-                    submitted,
-                )
-            )
         # The payer's answer: weekly 835s on the payer's weekday, PAY_LAG_DAYS after the visit.
         lag = PAY_LAG_DAYS.get(payer["sbr09"], 21) + rng.randint(-3, 6)
         pay_on = on + timedelta(days=lag)

@@ -55,7 +55,9 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(f"Built in {total:.1f} s ({rows:,} rows, {rows / total:,.0f} rows/s).")
         for label, count in sorted(world.writer.counts.items()):
-            self.stdout.write(f"  {label:<32} {count:>10,}")
+            seconds = world.writer.db_seconds.get(label)
+            spent = f"  {seconds:7.1f} s writing" if seconds is not None else ""
+            self.stdout.write(f"  {label:<32} {count:>10,}{spent}")
         self.stdout.write("")
         self.stdout.write(f"Practice: {world.practice.name} (/p/{SCALE_SLUG}/)")
         self.stdout.write(f"Password for every account: {SCALE_PASSWORD}")
