@@ -8,14 +8,15 @@ truth and the beat jobs finish the work):
   stuck threshold (notifications_recover_stuck_task) and the next dispatch sends them;
 - questionnaires: a dead worker's claim (claimed_at) is free again after CLAIM_STALE_AFTER and the
   next dispatch takes it; the message idempotency key keeps one message per administration;
-- messages: queued ones whose delivery task died are queued again; a message whose provider
-  request had not started goes back to queued; one whose request had started is recorded as failed
-  with an unknown outcome and never sent again (SMS and SMTP are not idempotent);
+- messages: queued ones whose delivery task died are queued again; one whose provider request had
+  not started goes back to queued; an SMS whose Twilio request had started is recorded as failed
+  with an unknown outcome and never sent again (Twilio is not idempotent); an email is sent again
+  (a relay accepts it only at the end of its data) with the same Message-ID;
 - 837 files: the export is one transaction, so a process killed inside it leaves no file, no
   submitted claim and no used control number; the next export writes every claim once.
 
-The provider fakes hold one request unanswered and the worker is killed right then, the moment a
-naive recovery would send that message twice. Needs PostgreSQL and REDIS_URL; skipped otherwise.
+The provider fakes hold one request unanswered (after accepting it) and the worker is killed right
+then, the moment a naive recovery sends that message twice. Needs PostgreSQL and REDIS_URL; skipped otherwise.
 """
 
 from __future__ import annotations
