@@ -220,7 +220,7 @@ def run_step(args: argparse.Namespace, users: int, work: Path, host: str, env: d
     )
     rows = read_stats(prefix)
     total = next(r for r in rows if r["Name"] == "Aggregated")
-    pages = [r for r in rows if r["Name"] != "Aggregated"]
+    pages = [r for r in rows if r["Name"] != "Aggregated" and int(r["Request Count"])]
     return {
         "step": n,
         "users": users,
