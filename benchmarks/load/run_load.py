@@ -29,6 +29,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -185,7 +186,33 @@ def read_stats(prefix: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def run_step(args: argparse.Namespace, users: int, work: Path, host: str, env: dict[str, str], n: int) -> dict:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live children, e.g. gunicorn's master and workers."""
+    import psutil  # a dependency of locust
+
+    try:
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def run_step(
+    args: argparse.Namespace, users: int, work: Path, host: str, env: dict[str, str], n: int, server_pid: int
+) -> dict:
     prefix = work / f"step{n}"
     spawn_seconds = int(users / args.spawn_rate) + 1
     cmd = [
@@ -215,16 +242,22 @@ def run_step(args: argparse.Namespace, users: int, work: Path, host: str, env: d
     env = dict(env, TEND_LOAD_MEASURE_SECONDS=str(args.duration))
     started = time.monotonic()
     load_before = os.getloadavg()[0]
+    server_cpu = _cpu_seconds(server_pid)
+    locust_cpu = _children_cpu()
     subprocess.run(  # noqa: S603 (the venv's locust)
         cmd, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    wall = time.monotonic() - started
+    server_cores = (_cpu_seconds(server_pid) - server_cpu) / wall
+    locust_cores = (_children_cpu() - locust_cpu) / wall
     rows = read_stats(prefix)
     total = next(r for r in rows if r["Name"] == "Aggregated")
     pages = [r for r in rows if r["Name"] != "Aggregated" and int(r["Request Count"])]
     return {
         "step": n,
         "users": users,
-        "wall_s": round(time.monotonic() - started),
+        "wall_s": round(wall),
+        "cores": (server_cores, locust_cores),
         "load_avg": (load_before, os.getloadavg()[0]),
         "rps": float(total["Requests/s"]),
         "requests": int(total["Request Count"]),
@@ -287,13 +320,15 @@ def report(args: argparse.Namespace, steps: list[dict], meta: dict) -> str:
         "",
         f"`{meta['command']}`",
         "",
-        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | load avg (start→end) |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | gunicorn cores | Locust cores "
+        "| load avg (start→end) |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for s in steps:
         lines.append(
             f"| {s['step']} | {s['users']} | {s['rps']:.1f} | {s['requests']} | {s['failures']} | {s['p50']:.0f} | "
-            f"{s['p95']:.0f} | {s['p99']:.0f} | {s['load_avg'][0]:.1f}→{s['load_avg'][1]:.1f} |"
+            f"{s['p95']:.0f} | {s['p99']:.0f} | {s['cores'][0]:.2f} | {s['cores'][1]:.2f} | "
+            f"{s['load_avg'][0]:.1f}→{s['load_avg'][1]:.1f} |"
         )
     lines += [
         "",
@@ -374,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = []
         for n in range(1, args.steps + 1):
             users = max(1, round(args.users * n / args.steps))
-            step = run_step(args, users, work, host, locust_env, n)
+            step = run_step(args, users, work, host, locust_env, n, gunicorn.pid)
             print(
                 f"step {n}: {users} users, {step['rps']:.1f} req/s, p50 {step['p50']:.0f} ms, "
                 f"p95 {step['p95']:.0f} ms, {step['failures']}/{step['requests']} errors",
