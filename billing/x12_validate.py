@@ -8,13 +8,12 @@ import contextlib
 import io
 import json
 import logging
+import threading
 from dataclasses import dataclass
 
 import pyx12.error_handler
 import pyx12.params
 import pyx12.x12n_document
-
-logging.getLogger("pyx12").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -62,20 +61,29 @@ def _message(err) -> str:
 
 
 class _Capture(logging.Handler):
-    """pyx12 logs every error as 'ERROR Line:<n> ...'; keep them as a fallback source."""
+    """pyx12 logs every error as 'ERROR Line:<n> ...'; keep them as a fallback source. The pyx12
+    logger is process-wide, so a capture keeps only its own thread's records (files are validated
+    concurrently by gunicorn threads and Celery)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
+        self.thread_id = threading.get_ident()
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        if record.thread == self.thread_id:
+            self.messages.append(record.getMessage())
 
 
 def _drop_999_build_failure(record: logging.LogRecord) -> bool:
     """pyx12 cannot build a 999 for some valid 835s ('Cannot create AK2') and logs it as an ERROR
     with a traceback. Tend never sends that 999, so the noise would only hide real errors."""
     return not record.getMessage().startswith("Failed to create 999 response")
+
+
+# Installed once: adding and removing them per call raced between concurrent validations.
+logging.getLogger("pyx12").addHandler(logging.NullHandler())
+logging.getLogger("pyx12").addFilter(_drop_999_build_failure)
 
 
 def _readable(message: str) -> str:
@@ -91,7 +99,6 @@ def validate_x12(text: str) -> tuple[bool, list[dict], str]:
     capture = _Capture()
     logger = logging.getLogger("pyx12")
     logger.addHandler(capture)
-    logger.addFilter(_drop_999_build_failure)
     try:
         ok = pyx12.x12n_document.x12n_document(
             param=pyx12.params.params(),
@@ -105,7 +112,6 @@ def validate_x12(text: str) -> tuple[bool, list[dict], str]:
         return False, [X12Problem(None, "", f"pyx12 could not read the file: {exc}").as_dict()], ""
     finally:
         logger.removeHandler(capture)
-        logger.removeFilter(_drop_999_build_failure)
     problems: list[X12Problem] = []
     with contextlib.suppress(ValueError):
         _walk(json.loads(fd_json.getvalue() or "{}"), problems)
