@@ -39,6 +39,7 @@ class BillingConfig(AppConfig):
             models.ScrubFinding,
             models.ControlNumberCounter,
             models.ClaimFile,
+            models.ClaimExportRequest,
             models.ClearinghouseConnection,
             models.Transmission,
             models.InboundFile,

@@ -519,6 +519,46 @@ class ClaimFile(PracticeScopedModel):
         ]
 
 
+class ClaimExportRequest(PracticeScopedModel):
+    """A biller's "Export" click: the 837 files are written by a worker (claims_export_run_task).
+
+    `attempts` counts claims of the request by a worker; a run that died (its transaction rolled
+    back) leaves it running with an old `started_at`, and the recovery job runs it again."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(
+        "practice.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    claim_ids = models.JSONField(null=True, blank=True)  # claim public ids; null = every ready claim
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    files = models.ManyToManyField(ClaimFile, blank=True, related_name="+")
+    claims_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One export at a time per practice: a second click while one is queued or running is refused.
+            models.UniqueConstraint(
+                fields=["practice"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="claimexportrequest_one_open_per_practice",
+            ),
+        ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
 class ClearinghouseConnection(PracticeScopedModel):
     """SFTP to the practice's clearinghouse. The password / private key are stored encrypted
     (billing/crypto.py, key from settings), never shown again once saved."""
@@ -870,3 +910,7 @@ class Statement(PracticeScopedModel):
 
     class Meta:
         ordering = ["-issued_on", "-id"]
+
+
+# Pre-aggregated A/R aging (issue 10), in its own module.
+from billing.models_rollup import ARAgingCell, ARRollupState  # noqa: E402, F401

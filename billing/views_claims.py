@@ -30,6 +30,7 @@ from billing.forms_claims import (
     QueueFilterForm,
 )
 from billing.models import Claim, Payer
+from billing.views_files import start_export
 from practice.audit import access_record
 from practice.errors import DomainError
 from practice.models import Membership
@@ -114,42 +115,11 @@ def claim_queue_view(request: HttpRequest) -> HttpResponse:
 
 
 def _export(request: HttpRequest, claim_ids: list[int]) -> HttpResponse:
-    try:
-        from billing.services_export import claims_export
-    except ImportError:
-        messages.error(request, "837 export is not available yet.")
+    """Queue the export of the selected ready claims (all ready claims when none are selected); the
+    EDI files page shows it running, then its files."""
+    if start_export(request, claim_ids=claim_ids or None) is None:
         return _queue_redirect(request)
-    try:
-        files = claims_export(practice=request.practice, by=request.membership, claim_ids=claim_ids or None)
-    except DomainError as exc:
-        _domain(exc)
-        messages.error(request, exc.message)
-        return _queue_redirect(request)
-    released = [f for f in files if f.status == "released"]
-    invalid = [f for f in files if f.status == "invalid"]
-    if invalid:
-        messages.error(
-            request,
-            f"{len(invalid)} file{'s' if len(invalid) != 1 else ''} failed validation and were not released; "
-            "the claims stay ready. See 837 files.",
-        )
-    if not files:
-        messages.info(request, "No ready claims to export.")
-        return _queue_redirect(request)
-    if len(released) == 1 and not invalid:
-        messages.success(request, f"837 file {released[0].filename} released with {released[0].claim_count} claims.")
-        download = _url_or_blank(
-            "x12_file_download", practice_slug=request.practice.slug, file_id=released[0].public_id
-        )
-        if download:
-            return redirect(download)
-        response = HttpResponse(released[0].content, content_type="application/edi-x12")
-        response["Content-Disposition"] = f'attachment; filename="{released[0].filename}"'
-        return response
-    if released:
-        messages.success(request, f"{len(released)} 837 files released.")
-    files_url = _url_or_blank("x12_files", practice_slug=request.practice.slug)
-    return redirect(files_url) if files_url else _queue_redirect(request)
+    return redirect("x12_files", practice_slug=request.practice.slug)
 
 
 @require_POST

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from billing import selectors_exports
 from billing.forms_files import InboundFileUploadForm
-from billing.models import ClaimFile, InboundFile
+from billing.models import ClaimExportRequest, ClaimFile, InboundFile
 from billing.services_acks import inbound_file_import
-from billing.services_export import claims_export
+from billing.services_export import ExportAlreadyRunning, claims_export_request
 from practice.audit import access_record
 from practice.errors import DomainError
 from practice.permissions import Perm
@@ -39,6 +40,8 @@ def _files_page(request: HttpRequest, form: InboundFileUploadForm, status: int =
             "page_obj": claim_files,
             "claim_files": claim_files.object_list,
             "inbound_files": inbound,
+            "open_exports": selectors_exports.export_requests_open(),
+            "recent_exports": selectors_exports.export_requests_recent(),
             "form": form,
             "can_manage": request.membership.has_perm(Perm.BILLING_MANAGE),
         },
@@ -54,30 +57,37 @@ def x12_files_view(request: HttpRequest) -> HttpResponse:
 @practice_view(Perm.BILLING_MANAGE)
 @require_POST
 def x12_files_export_view(request: HttpRequest) -> HttpResponse:
-    try:
-        files = claims_export(practice=request.practice, by=request.membership)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("x12_files", practice_slug=request.practice.slug)
-    released = [f for f in files if f.status == ClaimFile.Status.RELEASED]
-    invalid = [f for f in files if f.status == ClaimFile.Status.INVALID]
-    if not files:
-        messages.info(request, "No ready claims to export.")
-    if released:
-        count = sum(f.claim_count for f in released)
-        messages.success(
-            request,
-            f"{len(released)} 837 file{'s' if len(released) != 1 else ''} released with {count} "
-            f"claim{'s' if count != 1 else ''}; the claims are now submitted.",
-        )
-    for claim_file in invalid:
-        first = claim_file.validation_errors[0]["message"] if claim_file.validation_errors else "see the file"
-        messages.error(
-            request,
-            f"{claim_file.filename} failed validation and was NOT released; its {claim_file.claim_count} "
-            f"claim{'s stay' if claim_file.claim_count != 1 else ' stays'} ready. First problem: {first}",
-        )
+    start_export(request, claim_ids=None)
     return redirect("x12_files", practice_slug=request.practice.slug)
+
+
+def start_export(request: HttpRequest, *, claim_ids: list[int] | None) -> ClaimExportRequest | None:
+    """Queue the export (a worker writes the files) and say so; the files page shows its progress."""
+    try:
+        export_request = claims_export_request(practice=request.practice, by=request.membership, claim_ids=claim_ids)
+    except ExportAlreadyRunning as exc:
+        messages.info(request, exc.message)
+        return None
+    except DomainError as exc:
+        (messages.info if exc.code == "nothing_ready" else messages.error)(request, exc.message)
+        return None
+    messages.success(request, "837 export started. The files appear on this page when they are written.")
+    return export_request
+
+
+@practice_view(Perm.BILLING_VIEW)
+def x12_export_status_view(request: HttpRequest, request_id) -> HttpResponse:
+    """The htmx poll of one export request: its row while queued or running; once it has finished,
+    a full reload of the page, which lists its files or its error."""
+    try:
+        export_request = selectors_exports.export_request_get(request_id)
+    except ClaimExportRequest.DoesNotExist:
+        raise Http404("No such export.") from None
+    if not export_request.is_open:
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, T + "export_request.html", {"export": export_request})
 
 
 @practice_view(Perm.BILLING_VIEW)

@@ -67,6 +67,11 @@ app.conf.update(
             "task": "billing.tasks_clearinghouse.clearinghouse_sync_task",
             "schedule": 900.0,
         },
+        # Every 2 minutes: 837 export requests whose task message was lost or whose worker died.
+        "claim-exports-recover": {
+            "task": "billing.tasks_export.claims_export_recover_task",
+            "schedule": 120.0,
+        },
         # Every 10 minutes: charges whose creation a crash interrupted (signed notes without one).
         "charges-catch-up": {
             "task": "billing.tasks_charges.charges_catch_up_task",

@@ -156,6 +156,8 @@ SWEPT_MODELS: dict[str, Maker] = {
     "billing.Claim": lambda p, member=None: bf.claim_with_lines(p),
     "billing.ClaimLine": lambda p, member=None: bf.claim_with_lines(p).lines.first(),
     "billing.ClaimFile": lambda p, member=None: bf.ClaimFileFactory(practice=p),
+    # finished, so any number can be made (one queued/running request per practice)
+    "billing.ClaimExportRequest": lambda p, member=None: bf.ClaimExportRequestFactory(practice=p),
     "billing.Transmission": lambda p, member=None: bf.TransmissionFactory(practice=p),
     "billing.InboundFile": lambda p, member=None: bf.InboundFileFactory(practice=p),
     # billing II (issue 7)
@@ -323,6 +325,7 @@ UI_ROUTES: dict[str, str] = {
     "authorization_edit": "billing.PriorAuthorization",
     # billing B4: EDI files (x12_files, x12_files_export, inbound_file_upload take no id)
     "x12_file_download": "billing.ClaimFile",
+    "x12_export_status": "billing.ClaimExportRequest",
     "inbound_file_detail": "billing.InboundFile",
     # billing II R3: denials (denial_queue takes no id)
     "denial_detail": "billing.DenialCase",

@@ -198,6 +198,14 @@ class ClaimFileFactory(ScopedFactory):
     status = m.ClaimFile.Status.RELEASED
 
 
+class ClaimExportRequestFactory(ScopedFactory):
+    class Meta:
+        model = m.ClaimExportRequest
+
+    practice = factory.SubFactory(PracticeFactory)
+    status = m.ClaimExportRequest.Status.DONE
+
+
 class ClearinghouseConnectionFactory(ScopedFactory):
     class Meta:
         model = m.ClearinghouseConnection

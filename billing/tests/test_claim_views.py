@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from billing import services_charges as sc
 from billing import services_claims as svc
-from billing.models import Charge, Claim, ScrubFinding
+from billing.models import Charge, Claim, ClaimExportRequest, ScrubFinding
 from billing.tests.claims_world import FakeScrub, add_patient, make_world, signed_note
 from practice.permissions import Role
 from practice.scoping import practice_scope
@@ -177,26 +177,38 @@ def test_bulk_scrub_queues_the_batch_task(world, as_biller, monkeypatch):
     assert seen == {"practice_id": world.practice.pk, "claim_ids": sorted(c.pk for c in claims)}
 
 
-def test_bulk_export_downloads_the_one_released_file(world, as_biller, monkeypatch):
+def test_bulk_export_queues_the_selected_ready_claims_and_opens_the_files_page(
+    world, as_biller, biller, django_capture_on_commit_callbacks
+):
+    chosen, other = _claims(world, 2)
+    with practice_scope(world.practice):
+        Claim.objects.filter(pk__in=[chosen.pk, other.pk]).update(status=S.READY)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_biller.post(
+            _url("claim_bulk", world.practice), {"action": "export", "claims": [str(chosen.public_id)]}
+        )
+    assert response.status_code == 302 and response["Location"] == _url("x12_files", world.practice)
+    with practice_scope(world.practice):
+        request = ClaimExportRequest.objects.get()
+        assert request.claim_ids == [str(chosen.public_id)] and request.requested_by == biller
+        assert request.status == "done", request.error
+        (claim_file,) = request.files.all()
+        assert Claim.objects.get(pk=chosen.pk).claim_file == claim_file
+        assert Claim.objects.get(pk=other.pk).status == S.READY  # not selected: not exported
+
+
+def test_bulk_export_while_an_export_runs_says_so(world, as_biller, django_capture_on_commit_callbacks):
     (claim,) = _claims(world, 1)
-    released = types.SimpleNamespace(
-        status="released", filename="837P-1.x12", content="ISA*00*~", claim_count=1, public_id=claim.public_id
-    )
-    calls = {}
-
-    def claims_export(*, practice, by, claim_ids=None):
-        calls.update(practice=practice.pk, claim_ids=claim_ids)
-        return [released]
-
-    module = types.ModuleType("billing.services_export")
-    module.claims_export = claims_export
-    monkeypatch.setitem(sys.modules, "billing.services_export", module)
-    monkeypatch.setattr("billing.views_claims._url_or_blank", lambda *a, **k: "")
-    response = as_biller.post(
-        _url("claim_bulk", world.practice), {"action": "export", "claims": [str(claim.public_id)]}
-    )
-    assert response.status_code == 200 and response.content.startswith(b"ISA*")
-    assert calls == {"practice": world.practice.pk, "claim_ids": [claim.pk]}
+    with practice_scope(world.practice):
+        Claim.objects.filter(pk=claim.pk).update(status=S.READY)
+        ClaimExportRequest.objects.create(practice=world.practice, status="running")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = as_biller.post(
+            _url("claim_bulk", world.practice), {"action": "export", "claims": [str(claim.public_id)]}, follow=True
+        )
+    assert "An 837 export is already running" in response.content.decode() and callbacks == []
+    with practice_scope(world.practice):
+        assert ClaimExportRequest.objects.count() == 1
 
 
 def test_claim_actions_scrub_ready_and_back_to_draft(world, as_biller, monkeypatch):

@@ -34,27 +34,41 @@ def ready(practice, count=2, **fields):
     return [x12_shapes.make_claim(practice, **fields) for _ in range(count)]
 
 
-def test_export_button_releases_files_and_lists_them(client, login, biller, practice_a):
+def export(client, capture) -> str:
+    """Click Export; the worker's task (eager in tests) runs when the request's transaction commits."""
+    with capture(execute=True) as callbacks:
+        response = client.post(url("x12_files_export"))
+    assert response.status_code == 302 and len(callbacks) == 1
+    return client.get(response["Location"]).content.decode()
+
+
+def test_export_button_releases_files_and_lists_them(
+    client, login, biller, practice_a, django_capture_on_commit_callbacks
+):
     with practice_scope(practice_a):
         ClearinghouseConnectionFactory(practice=practice_a)
         claims = ready(practice_a)
     login(biller)
-    response = client.post(url("x12_files_export"), follow=True)
-    assert response.status_code == 200
-    body = response.content.decode()
+    body = export(client, django_capture_on_commit_callbacks)
+    assert "837 export started" in body
     assert "1 837 file released with 2 claims" in body
     assert "837P-000000001.x12" in body and "Released" in body and "ISA13 000000001" in body
     with practice_scope(practice_a):
         assert all(m.Claim.objects.get(pk=c.pk).status == m.Claim.Status.SUBMITTED for c in claims)
+        request = m.ClaimExportRequest.objects.get()
+        assert request.status == "done" and request.requested_by == biller and request.claim_ids is None
+        assert [f.filename for f in request.files.all()] == ["837P-000000001.x12"]
     response = client.post(url("x12_files_export"), follow=True)
     assert "No ready claims to export." in response.content.decode()
 
 
-def test_export_of_an_invalid_file_says_it_was_not_released(client, login, biller, practice_a):
+def test_export_of_an_invalid_file_says_it_was_not_released(
+    client, login, biller, practice_a, django_capture_on_commit_callbacks
+):
     with practice_scope(practice_a):
         claim = ready(practice_a, count=1, place_of_service="00")[0]
     login(biller)
-    body = client.post(url("x12_files_export"), follow=True).content.decode()
+    body = export(client, django_capture_on_commit_callbacks)
     assert "failed validation and was NOT released" in body
     assert "Failed validation · not released" in body
     with practice_scope(practice_a):

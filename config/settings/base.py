@@ -216,6 +216,11 @@ TEND_REMINDER_BATCH_SIZE = env.int("TEND_REMINDER_BATCH_SIZE", default=100)
 TEND_REMINDER_DISPATCH_PARALLEL = env.int("TEND_REMINDER_DISPATCH_PARALLEL", default=4)
 # Test only: seconds each send waits before calling the provider (the worker kill test). Keep 0.
 TEND_NOTIFICATIONS_TEST_SEND_DELAY = env.float("TEND_NOTIFICATIONS_TEST_SEND_DELAY", default=0.0)
+# Seconds a running 837 export request may go unfinished before the recovery job runs it again
+# (a live export keeps its request locked, so this only delays the retry of a dead worker's run).
+TEND_CLAIM_EXPORT_LEASE_SECONDS = env.int("TEND_CLAIM_EXPORT_LEASE_SECONDS", default=600)
+# Test only: seconds the 837 export waits before each file (the worker kill test). Keep 0.
+TEND_CLAIM_EXPORT_TEST_FILE_DELAY = env.float("TEND_CLAIM_EXPORT_TEST_FILE_DELAY", default=0.0)
 
 # Celery: Redis broker; eager only when no broker is configured (the SQLite demo).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
