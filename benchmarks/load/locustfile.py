@@ -124,6 +124,9 @@ def _user_ready(environment: Any) -> None:
     if next(_ready_users) >= runner.target_user_count:
         _measuring = True
         runner.stats.reset_all()
+        if marker := os.environ.get("TEND_LOAD_MEASURE_MARK"):  # run_load.py samples CPU from here on
+            with open(marker, "w", encoding="utf-8") as fh:
+                fh.write(str(time.time()))
         gevent.spawn_later(MEASURE_SECONDS, runner.quit)
 
 

@@ -6,8 +6,8 @@
 Needs the `bench` extra (`.venv/bin/pip install -e '.[bench]'`), PostgreSQL with a seeded practice
 (`manage.py seed_scale`, slug `scale`; `--practice cedar --password tend-demo-2026` runs it against
 `seed_demo`'s data) and Redis. Each step is one Locust run at a higher user count (users/steps,
-2*users/steps, ..., users): `--spawn-rate` users a second, statistics reset once all are spawned, then
-`--duration` seconds measured. The report has requests/s per step (saturation: where requests/s stops
+2*users/steps, ..., users): `--spawn-rate` users a second; once every user has signed in, statistics
+are reset and `--duration` seconds are measured (sign-ins are not in the figures). The report has requests/s per step (saturation: where requests/s stops
 rising while latency climbs) and, per page, p50/p95/p99, requests and errors of the chosen step, each
 latency also as a ratio to the baseline page (the lightest authenticated page, requested at the same
 share by every user class) of that same step.
@@ -70,7 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     ap.add_argument("--conn-max-age", type=int, default=60)
     ap.add_argument("--work-dir", default="", help="keep logs and CSVs here (default: a temporary directory)")
-    ap.add_argument("--table-step", type=int, default=0, help="step whose per-page table is shown (default: last)")
+    ap.add_argument(
+        "--table-step",
+        type=int,
+        default=0,
+        help="step whose per-page table is shown (default: the first step and the saturation step)",
+    )
     return ap.parse_args(argv)
 
 
@@ -239,16 +244,26 @@ def run_step(
         "--logfile",
         str(prefix) + "_locust.log",
     ]
-    env = dict(env, TEND_LOAD_MEASURE_SECONDS=str(args.duration))
+    mark = Path(f"{prefix}_measuring")
+    env = dict(env, TEND_LOAD_MEASURE_SECONDS=str(args.duration), TEND_LOAD_MEASURE_MARK=str(mark))
     started = time.monotonic()
     load_before = os.getloadavg()[0]
-    server_cpu = _cpu_seconds(server_pid)
-    locust_cpu = _children_cpu()
-    subprocess.run(  # noqa: S603 (the venv's locust)
-        cmd, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    proc = subprocess.Popen(  # noqa: S603 (the venv's locust)
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    wall = time.monotonic() - started
-    server_cores = (_cpu_seconds(server_pid) - server_cpu) / wall
+    # CPU is sampled over the measured window only: from the locustfile's mark (every user signed in)
+    # to Locust's exit. Locust's own CPU is its whole run (a child's CPU is known once it exits).
+    locust_cpu = _children_cpu()
+    window = None
+    while proc.poll() is None:
+        if window is None and mark.exists():
+            window = (time.monotonic(), _cpu_seconds(server_pid))
+        time.sleep(0.5)
+    ended = time.monotonic()
+    wall = ended - started
+    if window is None:
+        window = (started, _cpu_seconds(server_pid))
+    server_cores = (_cpu_seconds(server_pid) - window[1]) / max(ended - window[0], 0.001)
     locust_cores = (_children_cpu() - locust_cpu) / wall
     rows = read_stats(prefix)
     total = next(r for r in rows if r["Name"] == "Aggregated")
@@ -312,7 +327,7 @@ def saturation(steps: list[dict]) -> tuple[dict, str]:
 
 def report(args: argparse.Namespace, steps: list[dict], meta: dict) -> str:
     best, verdict = saturation(steps)
-    shown = steps[(args.table_step or len(steps)) - 1]
+    shown = [steps[args.table_step - 1]] if args.table_step else [steps[0]] + ([best] if best is not steps[0] else [])
     lines = [
         f"Run {meta['date']} on {meta['machine']}; database `{meta['database']}` (practice `{args.practice}`), "
         f"gunicorn {args.workers} sync workers, CONN_MAX_AGE={args.conn_max_age}, 1 Celery worker, "
@@ -320,25 +335,29 @@ def report(args: argparse.Namespace, steps: list[dict], meta: dict) -> str:
         "",
         f"`{meta['command']}`",
         "",
-        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | gunicorn cores | Locust cores "
-        "| load avg (start→end) |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | gunicorn cores | req/s per "
+        "gunicorn core | Locust cores | load avg (start→end) |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for s in steps:
         lines.append(
             f"| {s['step']} | {s['users']} | {s['rps']:.1f} | {s['requests']} | {s['failures']} | {s['p50']:.0f} | "
-            f"{s['p95']:.0f} | {s['p99']:.0f} | {s['cores'][0]:.2f} | {s['cores'][1]:.2f} | "
+            f"{s['p95']:.0f} | {s['p99']:.0f} | {s['cores'][0]:.2f} | {s['rps'] / max(s['cores'][0], 0.01):.1f} | "
+            f"{s['cores'][1]:.2f} | "
             f"{s['load_avg'][0]:.1f}→{s['load_avg'][1]:.1f} |"
         )
     lines += [
         "",
         f"Saturation: **{best['rps']:.1f} req/s** (step {best['step']}, {best['users']} users; {verdict}).",
-        "",
-        f"Per page, step {shown['step']} ({shown['users']} users, {args.duration} s measured); × = ratio to "
-        "the baseline page's same percentile in this step:",
-        "",
-        *page_table(shown),
     ]
+    for step in shown:
+        lines += [
+            "",
+            f"Per page, step {step['step']} ({step['users']} users, {args.duration} s measured); × = ratio to "
+            "the baseline page's same percentile in this step:",
+            "",
+            *page_table(step),
+        ]
     errors = [line for s in steps for line in (f"step {s['step']}: {x}" for x in failure_lines(s))]
     if errors:
         lines += ["", "Errors:", "", *(f"- {e.lstrip('- ')}" for e in errors)]
