@@ -353,18 +353,16 @@ def _create_occurrence(
         occurrence_start=starts_at if series is not None else None,
         created_by=by,
     )
-    Attendee.objects.bulk_create(
-        [
-            Attendee(
-                practice_id=by.practice_id,
-                appointment=appointment,
-                patient=patient,
-                starts_at=starts_at,
-                ends_at=ends_at,
-            )
-            for patient in patients
-        ]
-    )
+    # One create per patient (not bulk_create) so each attendee gets its audit entry: who was booked
+    # into a visit is patient data. Group sessions hold a handful of patients.
+    for patient in patients:
+        Attendee.objects.create(
+            practice_id=by.practice_id,
+            appointment=appointment,
+            patient=patient,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
     _record_change(appointment, from_status="", to_status=S.SCHEDULED, by=by, reason="Booked")
     return appointment
 
