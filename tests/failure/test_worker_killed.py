@@ -12,8 +12,10 @@ truth and the beat jobs finish the work):
   not started goes back to queued; an SMS whose Twilio request had started is recorded as failed
   with an unknown outcome and never sent again (Twilio is not idempotent); an email is sent again
   (a relay accepts it only at the end of its data) with the same Message-ID;
-- 837 files: the export is one transaction, so a process killed inside it leaves no file, no
-  submitted claim and no used control number; the next export writes every claim once.
+- 837 files: a biller's export request is run by a worker in one transaction, so a worker killed
+  inside it leaves no file, no submitted claim and no used control number; the request stays
+  running until its lease expires, then the recovery job (claims_export_recover_task) runs it again
+  and it writes every claim once. (The export_837 command runs the same transaction in-process.)
 
 The provider fakes hold one request unanswered (after accepting it) and the worker is killed right
 then, the moment a naive recovery sends that message twice. Needs PostgreSQL and REDIS_URL; skipped otherwise.
@@ -21,15 +23,11 @@ then, the moment a naive recovery sends that message twice. Needs PostgreSQL and
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
+import time
 import uuid
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django_scopes import scopes_disabled
 
@@ -40,8 +38,9 @@ from billing.tests import x12_shapes
 from billing.tests.factories import CoverageFactory, PayerFactory
 from notifications.models import Reminder
 from notifications.services import OUTCOME_UNKNOWN
+from practice.scoping import practice_scope
 from tests.failure import seeds
-from tests.failure.conftest import ROOT, Beat, FakeSms, FakeSmtp, Worker, database_url, require_postgres, wait_for
+from tests.failure.conftest import Beat, FakeSms, FakeSmtp, Worker, wait_for
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -144,10 +143,31 @@ def _backend_state(app_name: str) -> tuple[bool, bool]:
     return (row is not None, bool(row and row[0]))
 
 
-def test_837_export_killed_inside_its_transaction_leaves_nothing_and_the_next_export_writes_each_claim_once(
-    practice_a, tmp_path
+def _export_settled(request_id: int) -> bool:
+    with scopes_disabled():
+        return bm.ClaimExportRequest.all_objects.get(pk=request_id).status in ("done", "failed")
+
+
+class _ExportBeat:
+    """What celery beat does every 2 minutes, every second here: claims_export_recover_task."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self) -> None:
+        from billing.tasks_export import claims_export_recover_task
+
+        if time.monotonic() - self.last >= 1:
+            self.last = time.monotonic()
+            claims_export_recover_task.delay()
+
+
+def test_837_export_worker_killed_inside_its_transaction_leaves_nothing_and_the_rerun_writes_each_claim_once(
+    broker, practice_a, make_member, monkeypatch
 ):
-    require_postgres()
+    from billing.services_export import claims_export_request
+
+    biller = make_member(practice_a, role="biller")
     with scopes_disabled():
         x12_shapes.profile(practice_a)
         payers = [PayerFactory(practice=practice_a) for _ in range(4)]
@@ -157,51 +177,52 @@ def test_837_export_killed_inside_its_transaction_leaves_nothing_and_the_next_ex
         ]
     ids = [c.pk for c in claims]
     app_name = f"tend-failure-export-{uuid.uuid4().hex[:8]}"
-    out = tmp_path / "837"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": database_url(),
-        "PGAPPNAME": app_name,  # libpq: names the session in pg_stat_activity
-        "DEBUG": "1",
-    }
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "manage.py", "export_837", "--practice", practice_a.slug, "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    monkeypatch.setenv("PGAPPNAME", app_name)  # libpq: names the worker's sessions in pg_stat_activity
+    monkeypatch.setenv("TEND_CLAIM_EXPORT_TEST_FILE_DELAY", "1.0")  # 4 files: the export takes 4 s or more
+    first = Worker(redis_url=broker)
     try:
-        # Claims locked FOR UPDATE, so the transaction has an xid; the 837s are being built.
-        wait_for(lambda: _backend_state(app_name)[1] or proc.poll() is not None, what="the export's transaction")
+        with practice_scope(practice_a):
+            request = claims_export_request(practice=practice_a, by=biller)  # the biller's click
+        # Claimed (running, committed), then inside the export's transaction: claims locked FOR
+        # UPDATE and control numbers taken, so that transaction has an xid.
+        wait_for(lambda: _backend_state(app_name)[1], what="the export's transaction", worker=first)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=20)
-    assert proc.returncode == -signal.SIGKILL, f"the export finished before the kill: {proc.stderr.read()[-500:]}"
+        first.kill()
     wait_for(lambda: not _backend_state(app_name)[0], what="PostgreSQL to roll the dead export back")
 
     with scopes_disabled():
+        row = bm.ClaimExportRequest.all_objects.get(pk=request.pk)
+        assert (row.status, row.attempts) == ("running", 1), "the export finished before the kill"
         assert not bm.ClaimFile.all_objects.filter(practice=practice_a).exists()
         assert set(bm.Claim.all_objects.filter(pk__in=ids).values_list("status", flat=True)) == {"ready"}
         assert not bm.ControlNumberCounter.all_objects.filter(practice=practice_a, value__gt=0).exists()
-    assert not out.exists() or not any(out.iterdir())
 
-    call_command("export_837", "--practice", practice_a.slug, "--out", str(out), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    # Time passes: the dead run's lease (10 minutes in production) is 1 s for the new worker, which
+    # runs both the recovery job's query and the claim.
+    monkeypatch.setenv("TEND_CLAIM_EXPORT_LEASE_SECONDS", "1")
+    monkeypatch.setenv("TEND_CLAIM_EXPORT_TEST_FILE_DELAY", "0")
+    second = Worker(redis_url=broker)
+    try:
+        wait_for(lambda: _export_settled(request.pk), what="the export to finish", worker=second, tick=_ExportBeat())
+    finally:
+        second.stop()
 
     with scopes_disabled():
+        row = bm.ClaimExportRequest.all_objects.get(pk=request.pk)
+        assert (row.status, row.attempts, row.error) == ("done", 2, "")
         files = list(bm.ClaimFile.all_objects.filter(practice=practice_a).order_by("interchange_control_number"))
+        assert {f.pk for f in row.files.all()} == {f.pk for f in files}  # no file outside the request
         assert [f.status for f in files] == ["released"] * 4
         assert [int(f.interchange_control_number) for f in files] == [1, 2, 3, 4]  # none skipped or reused
+        assert sorted(int(f.group_control_number) for f in files) == [1, 2, 3, 4]
         assert sorted(int(f.transaction_control_number) for f in files) == [1, 2, 3, 4]
-        assert sum(f.claim_count for f in files) == len(ids)
-        rows = bm.Claim.all_objects.filter(pk__in=ids)
+        assert sum(f.claim_count for f in files) == len(ids) == row.claims_count
+        rows = list(bm.Claim.all_objects.filter(pk__in=ids))
         assert {r.status for r in rows} == {"submitted"}
         assert {r.claim_file_id for r in rows} == {f.pk for f in files}
         for claim_file in files:  # each claim in its file's content once, and in no other file
             mine = [r for r in rows if r.claim_file_id == claim_file.pk]
             assert len(mine) == claim_file.claim_count
             assert len(re.findall(r"(?:^|~)\s*CLM\*", claim_file.content)) == claim_file.claim_count
-    assert sorted(p.name for p in out.iterdir()) == [f.filename for f in files]
+            assert all(r.control_number in claim_file.content for r in mine)
+        assert bm.ClaimEvent.all_objects.filter(claim_id__in=ids, to_status="submitted").count() == len(ids)
