@@ -85,7 +85,13 @@ class ARTotals:
 
 
 def ar_totals(*, as_of: date) -> ARTotals:
-    """Total A/R = insurance_ar + patient_ar ledger sums at the as-of date (billing.md §6 notes)."""
+    """Total A/R = insurance_ar + patient_ar ledger sums at the as-of date (billing.md §6 notes);
+    from the aging cells (billing.ar_rollup) when they cover the as-of date."""
+    from billing import ar_rollup
+
+    rolled = ar_rollup.rolled_up_ar_totals(as_of=as_of)
+    if rolled is not None:
+        return rolled
     row = LedgerEntry.objects.filter(account__in=AR_ACCOUNTS, occurred_on__lte=as_of).aggregate(
         insurance=Sum("amount", filter=Q(account=LedgerAccount.INSURANCE_AR)),
         patient=Sum("amount", filter=Q(account=LedgerAccount.PATIENT_AR)),
@@ -146,10 +152,40 @@ def aging(*, as_of: date, top_patients: int = 20) -> Aging:
     (not re-aged on resubmission); a balance not yet submitted ages from its date of service.
     Patient balances age from the charge's date of service. Balances are ledger sums per charge,
     so the buckets add up to total A/R.
+
+    Read from the pre-aggregated cells (billing.ar_rollup) when they cover the as-of date, else
+    computed from the ledger; both give the same figures.
     """
-    rows = (
-        LedgerEntry.objects.filter(account__in=AR_ACCOUNTS, occurred_on__lte=as_of)
-        .annotate(
+    from billing import ar_rollup
+
+    rolled = ar_rollup.rolled_up_aging(as_of=as_of, top_patients=top_patients)
+    return rolled if rolled is not None else live_aging(as_of=as_of, top_patients=top_patients)
+
+
+def live_aging(*, as_of: date, top_patients: int = 20) -> Aging:
+    entries = LedgerEntry.objects.filter(account__in=AR_ACCOUNTS, occurred_on__lte=as_of)
+    return aging_from_items(aging_items(aging_groups(entries)), as_of=as_of, top_patients=top_patients)
+
+
+@dataclass(frozen=True)
+class AgingItem:
+    """A balance placed in the aging: its account, payer (insurance) or patient (patient
+    responsibility), the date it ages from. `is_open`: an insurance balance not yet on a submitted
+    claim, whose aging date (and payer) a later submission still changes."""
+
+    account: str
+    payer_id: int | None
+    patient_id: int | None
+    start: date
+    amount: Decimal
+    groups: int = 1
+    is_open: bool = False
+
+
+def aging_groups(entries) -> list[dict]:
+    """A/R ledger sums per charge (or claim) and the keys the aging places them by."""
+    return list(
+        entries.annotate(
             charge_key=Coalesce("charge_id", "claim_line__charge_id"),
             dos=Coalesce("charge__service_date", "claim_line__service_date", "claim__service_date", "occurred_on"),
             payer_key=Coalesce("payer_id", "claim__payer_id", "charge__coverage__payer_id"),
@@ -159,7 +195,10 @@ def aging(*, as_of: date, top_patients: int = 20) -> Aging:
         .annotate(total=Sum("amount"))
         .exclude(total=0)
     )
-    rows = list(rows)
+
+
+def aging_items(rows: list[dict]) -> list[AgingItem]:
+    """Resolve each group's payer and aging date (first submissions, merged charges)."""
     charge_ids = {r["charge_key"] for r in rows if r["charge_key"] and r["account"] == LedgerAccount.INSURANCE_AR}
     first_submitted: dict[int, date] = {}
     first_payer: dict[int, int] = {}
@@ -177,30 +216,52 @@ def aging(*, as_of: date, top_patients: int = 20) -> Aging:
         c["id"]: c["submitted_at"].date()
         for c in Claim.objects.filter(id__in=claim_ids, submitted_at__isnull=False).values("id", "submitted_at")
     }
+    items = []
+    for r in rows:
+        if r["account"] == LedgerAccount.INSURANCE_AR:
+            submitted = first_submitted.get(r["charge_key"])
+            start = submitted or claim_submitted.get(r["claim_id"]) or r["dos"]
+            settled = submitted is not None or (
+                not r["charge_key"] and (not r["claim_id"] or r["claim_id"] in claim_submitted)
+            )
+            payer_id = r["payer_key"] or first_payer.get(r["charge_key"])
+            items.append(AgingItem(r["account"], payer_id, None, start, r["total"], is_open=not settled))
+        else:
+            items.append(AgingItem(r["account"], None, r["patient_key"], r["dos"], r["total"]))
+    return items
+
+
+def largest_first(row: AgingRow) -> tuple:
+    """Largest balance first; equal balances in patient id order (the same page after page)."""
+    return (-row.total, row.key is None, row.key or 0)
+
+
+def aging_from_items(items, *, as_of: date, top_patients: int = 20, by_patient: list[AgingRow] | None = None) -> Aging:
+    """Bucket the items at the as-of date. `by_patient` given: the patient rows are already made
+    (the rollup reads them per patient in SQL) and patient items only feed the totals."""
     from billing.models import Payer
 
     payers: dict[int | None, AgingRow] = {}
     patient = AgingRow(key="patient", label="Patient responsibility")
     patients: dict[int | None, AgingRow] = {}
     total = AgingRow(key="total", label="Total")
-    for r in rows:
-        if r["account"] == LedgerAccount.INSURANCE_AR:
-            start = first_submitted.get(r["charge_key"]) or claim_submitted.get(r["claim_id"]) or r["dos"]
-            payer_id = r["payer_key"] or first_payer.get(r["charge_key"])
-            row = payers.setdefault(payer_id, AgingRow(key=payer_id, label=""))
+    for item in items:
+        label = bucket_for((as_of - item.start).days)
+        if item.account == LedgerAccount.INSURANCE_AR:
+            row = payers.setdefault(item.payer_id, AgingRow(key=item.payer_id, label=""))
         else:
-            start = r["dos"]
             row = patient
-            one = patients.setdefault(r["patient_key"], AgingRow(key=r["patient_key"], label=""))
-            one.buckets[bucket_for((as_of - start).days)] += r["total"]
-        label = bucket_for((as_of - start).days)
-        row.buckets[label] += r["total"]
-        total.buckets[label] += r["total"]
+            if by_patient is None:
+                one = patients.setdefault(item.patient_id, AgingRow(key=item.patient_id, label=""))
+                one.buckets[label] += item.amount
+        row.buckets[label] += item.amount
+        total.buckets[label] += item.amount
     names = dict(Payer.objects.filter(id__in=[k for k in payers if k]).values_list("id", "name"))
     for key, row in payers.items():
         row.label = names.get(key, "Unknown payer")
     by_payer = sorted(payers.values(), key=lambda r: (-r.total, r.label))
-    by_patient = sorted((r for r in patients.values() if r.total > 0), key=lambda r: -r.total)[:top_patients]
+    if by_patient is None:
+        by_patient = sorted((r for r in patients.values() if r.total > 0), key=largest_first)[:top_patients]
     from clinical.models import Patient
 
     people = {p.id: p for p in Patient.objects.filter(id__in=[r.key for r in by_patient if r.key])}

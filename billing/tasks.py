@@ -3,5 +3,6 @@
 from billing.tasks_charges import *  # noqa: F403
 from billing.tasks_clearinghouse import *  # noqa: F403
 from billing.tasks_export import *  # noqa: F403
+from billing.tasks_rollup import *  # noqa: F403
 from billing.tasks_scrub import *  # noqa: F403
 from billing.tasks_statements import *  # noqa: F403

@@ -72,6 +72,16 @@ app.conf.update(
             "task": "billing.tasks_export.claims_export_recover_task",
             "schedule": 120.0,
         },
+        # Every 30 minutes and nightly: the A/R aging cells (billing.ar_rollup). The dashboard reads what
+        # the cells do not hold live, so this only keeps that live part small.
+        "ar-aging-rollup": {
+            "task": "billing.tasks_rollup.ar_rollup_task",
+            "schedule": 1800.0,
+        },
+        "ar-aging-rollup-nightly": {
+            "task": "billing.tasks_rollup.ar_rollup_task",
+            "schedule": crontab(hour=2, minute=40),
+        },
         # Every 10 minutes: charges whose creation a crash interrupted (signed notes without one).
         "charges-catch-up": {
             "task": "billing.tasks_charges.charges_catch_up_task",
