@@ -203,6 +203,8 @@ def main() -> None:
         if step.name == "load":
             purge_queue(worker)
         run(step, log_dir)
+        if step.name == "load" and load_report.exists():
+            step.results = load_results(load_report, step.seconds)
         if step.name.startswith("migrate") and step.rc:
             break  # nothing else can run
     purge_queue(worker)
@@ -212,6 +214,24 @@ def main() -> None:
     if failed:
         print(f"FAILED: {', '.join(failed)}")
         sys.exit(1)
+
+
+def load_results(report: Path, seconds: float) -> list[dict]:
+    """The last step of run_load.py's Markdown report (| step | users | req/s | requests | errors |
+    p50 | p95 | ...) as a summary row."""
+    rows = re.findall(
+        r"^\| (\d+) \| (\d+) \| ([\d.]+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", report.read_text(), re.M
+    )
+    if not rows:
+        return []
+    _step, users, per_s, requests, errors, _p50, p95 = rows[-1]
+    load = [round(x, 2) for x in os.getloadavg()]
+    note = f"{users} users, p95 {p95} ms, {errors} errors"
+    measured = int(requests) / float(per_s) if float(per_s) else seconds  # the measured window, not start-up
+    return [
+        {"job": "load", "unit": "request", "units": int(requests), "elapsed_s": measured, "per_s": float(per_s)}
+        | {"load": load, "note": note}
+    ]
 
 
 def print_summary(steps: list[Step], load_report: Path, total: float) -> None:
@@ -228,8 +248,9 @@ def print_summary(steps: list[Step], load_report: Path, total: float) -> None:
             elapsed = f"{r['elapsed_s'] * 1000:.0f} ms" if r["job"] == "outcomes" else f"{r['elapsed_s']:.1f}s"
             if r["job"] == "outcomes":
                 per = f"{r.get('queries', '?')} queries"
+            shown = f"{status}, {r['note']}" if r.get("note") else status
             print(
-                f"{r['job']:<22} {r['unit']:<24} {r['units']:>7} {elapsed:>10} {per:>11}  {r['load'][0]:>7.2f}  {status}"
+                f"{r['job']:<22} {r['unit']:<24} {r['units']:>7} {elapsed:>10} {per:>11}  {r['load'][0]:>7.2f}  {shown}"
             )
     if load_report.exists():
         print(f"load test report: {load_report}")
