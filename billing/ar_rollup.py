@@ -28,6 +28,8 @@ from django.utils import timezone
 from billing import metrics
 from billing.models import ARAgingCell, ARRollupState, LedgerAccount, LedgerEntry
 
+K = ARAgingCell.Kind
+
 # Longer than any ledger transaction stays open (an 835 paying 10,000 claims posts in ~7 minutes):
 # an entry inserted before `entries_before` has committed by the time the cells are built.
 INFLIGHT_MARGIN = timedelta(hours=1)
@@ -56,9 +58,15 @@ def ar_rollup_rebuild(*, now=None, margin: timedelta = INFLIGHT_MARGIN) -> ARRol
             else:
                 open_claims.add(row["claim_id"])
             continue
-        cell = cells[(item.account, item.payer_id, item.patient_id, item.start)]
-        cell[0] += item.amount
-        cell[1] += 1
+        if item.account == LedgerAccount.INSURANCE_AR:
+            keys = [(K.PAYER, item.payer_id, None, item.start)]
+        else:  # the buckets, each patient's balance by date, and each patient's total (top N)
+            keys = [(K.DAY, None, None, item.start), (K.PATIENT, None, item.patient_id, item.start)]
+            keys.append((K.TOTAL, None, item.patient_id, through_on))
+        for key in keys:
+            cell = cells[key]
+            cell[0] += item.amount
+            cell[1] += 1
     live_ids = _entries_of_open_balances(covered, open_charges, open_claims)
     practice_id = _practice_id()
     ARAgingCell.objects.filter(practice_id=practice_id).delete()
@@ -66,14 +74,15 @@ def ar_rollup_rebuild(*, now=None, margin: timedelta = INFLIGHT_MARGIN) -> ARRol
         [
             ARAgingCell(
                 practice_id=practice_id,
-                account=account,
+                kind=kind,
+                account=LedgerAccount.INSURANCE_AR if kind == K.PAYER else LedgerAccount.PATIENT_AR,
                 payer_id=payer_id,
                 patient_id=patient_id,
                 start_on=start,
                 amount=amount,
                 groups=groups,
             )
-            for (account, payer_id, patient_id, start), (amount, groups) in cells.items()
+            for (kind, payer_id, patient_id, start), (amount, groups) in cells.items()
         ],
         batch_size=2000,
     )
@@ -140,15 +149,13 @@ def rolled_up_aging(*, as_of: date, top_patients: int = 20) -> metrics.Aging | N
     live = metrics.aging_items(metrics.aging_groups(_uncovered(state, as_of)))
     cells = ARAgingCell.objects.all()
     items = [
-        metrics.AgingItem(c["account"], c["payer_id"], None, c["start_on"], c["amount"], c["groups"])
-        for c in cells.filter(account=LedgerAccount.INSURANCE_AR).values(
-            "account", "payer_id", "start_on", "amount", "groups"
-        )
+        metrics.AgingItem(LedgerAccount.INSURANCE_AR, c["payer_id"], None, c["start_on"], c["amount"], c["groups"])
+        for c in cells.filter(kind=K.PAYER).values("payer_id", "start_on", "amount", "groups")
     ]
-    # Patient responsibility: summed by aging date in SQL (the buckets), per patient for the top N only.
+    # Patient responsibility: the buckets from the by-date cells, patients' rows for the top N only.
     items += [
         metrics.AgingItem(LedgerAccount.PATIENT_AR, None, None, c["start_on"], c["amount"])
-        for c in cells.filter(account=LedgerAccount.PATIENT_AR).values("start_on").annotate(amount=Sum("amount"))
+        for c in cells.filter(kind=K.DAY).values("start_on", "amount")
     ]
     live_patient = [i for i in live if i.account == LedgerAccount.PATIENT_AR]
     items += [i for i in live if i.account == LedgerAccount.INSURANCE_AR] + live_patient
@@ -160,17 +167,19 @@ def _top_patients(cells, live_patient: list, *, as_of: date, top: int) -> list[m
     """The `top` patient balances: any of them is either touched by the live entries or among the
     `top + touched` largest in the cells."""
     touched = {i.patient_id for i in live_patient}
-    patient_cells = cells.filter(account=LedgerAccount.PATIENT_AR)
     leaders = list(
-        patient_cells.values("patient_id")
-        .annotate(total=Sum("amount"))
-        .filter(total__gt=0)
-        .order_by("-total", "patient_id")
+        cells.filter(kind=K.TOTAL, amount__gt=0)
+        .order_by("-amount", "patient_id")
         .values_list("patient_id", flat=True)[: top + len(touched)]
     )
-    candidates = set(leaders) | touched
+    candidates = {p for p in leaders if p is not None} | {p for p in touched if p is not None}
     rows: dict = {}
-    for c in patient_cells.filter(patient_id__in=candidates).values("patient_id", "start_on", "amount"):
+    patient_cells = cells.filter(kind=K.PATIENT, account=LedgerAccount.PATIENT_AR)
+    if None in touched or None in leaders:
+        patient_cells = patient_cells.filter(Q(patient_id__in=candidates) | Q(patient_id__isnull=True))
+    else:
+        patient_cells = patient_cells.filter(patient_id__in=candidates)
+    for c in patient_cells.values("patient_id", "start_on", "amount"):
         row = rows.setdefault(c["patient_id"], metrics.AgingRow(key=c["patient_id"], label=""))
         row.buckets[metrics.bucket_for((as_of - c["start_on"]).days)] += c["amount"]
     for item in live_patient:
@@ -185,7 +194,7 @@ def rolled_up_ar_totals(*, as_of: date) -> metrics.ARTotals | None:
     if state is None:
         return None
     sums = {LedgerAccount.INSURANCE_AR: Decimal("0.00"), LedgerAccount.PATIENT_AR: Decimal("0.00")}
-    for row in ARAgingCell.objects.values("account").annotate(total=Sum("amount")):
+    for row in ARAgingCell.objects.filter(kind__in=(K.PAYER, K.DAY)).values("account").annotate(total=Sum("amount")):
         sums[row["account"]] += row["total"]
     for row in _uncovered(state, as_of).values("account").annotate(total=Sum("amount")):
         sums[row["account"]] += row["total"]

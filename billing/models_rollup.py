@@ -16,7 +16,14 @@ class ARAgingCell(models.Model):
     """Sum of the A/R balances that age alike: one account, one payer (insurance) or patient (patient
     responsibility), one date they age from. `groups` counts the non-zero balances summed in."""
 
+    class Kind(models.TextChoices):
+        PAYER = "payer", "Insurance, by payer and aging date"
+        DAY = "day", "Patient responsibility, by aging date"
+        PATIENT = "patient", "Patient responsibility, by patient and aging date"
+        TOTAL = "total", "Patient responsibility, by patient (the largest balances)"
+
     practice = models.ForeignKey("practice.Practice", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAYER)
     account = models.CharField(max_length=20)
     payer_id = models.BigIntegerField(null=True, blank=True)
     patient_id = models.BigIntegerField(null=True, blank=True)
@@ -28,7 +35,10 @@ class ARAgingCell(models.Model):
     all_objects = models.Manager()
 
     class Meta:
-        indexes = [models.Index(fields=["practice", "account", "patient_id"], name="araging_cell_lookup")]
+        indexes = [
+            models.Index(fields=["practice", "account", "patient_id"], name="araging_cell_lookup"),
+            models.Index(fields=["practice", "kind", "-amount"], name="araging_cell_largest"),
+        ]
 
     def __str__(self) -> str:
         return f"ARAgingCell {self.pk}"

@@ -14,6 +14,7 @@ MIGRATIONS = (
     ("assessments", "0002_scale_indexes"),
     ("billing", "0003_scale_indexes"),
     ("billing", "0005_ar_aging_rollup"),
+    ("billing", "0006_ar_aging_cell_kinds"),
     ("clinical", "0005_scale_indexes"),
     ("scheduling", "0003_scale_indexes"),
 )
@@ -22,7 +23,7 @@ MIGRATIONS = (
 def _indexes() -> dict[str, str]:
     found: dict[str, str] = {}
     for app, name in MIGRATIONS:
-        found.update(import_module(f"{app}.migrations.{name}").INDEXES)
+        found.update(getattr(import_module(f"{app}.migrations.{name}"), "INDEXES", {}))
     return found
 
 
