@@ -83,6 +83,47 @@ def database_url(database: str) -> str:
     return database if "://" in database else f"postgres://postgres@127.0.0.1:5432/{database}"
 
 
+def app_name(args: argparse.Namespace) -> str:
+    return f"tend-load-{args.port}"
+
+
+def _with_app_name(url: str, name: str) -> str:
+    return url + ("&" if "?" in url else "?") + f"application_name={name}"
+
+
+def _postgres_cpu(env: dict[str, str], name: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving this run (same host; read through /proc)."""
+    import psutil
+
+    psql = shutil.which("psql")
+    if psql is None:
+        return {}
+    found = subprocess.run(  # noqa: S603 (psql with a fixed query)
+        [
+            psql,
+            env["DATABASE_URL"].split("?")[0],
+            "-AtF",
+            " ",
+            "-c",
+            "SELECT pid, application_name FROM pg_stat_activity",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    cpu = {}
+    for line in found.stdout.splitlines():
+        pid, _, app = line.partition(" ")
+        if app != name:
+            continue
+        try:
+            times = psutil.Process(int(pid)).cpu_times()
+        except (psutil.Error, ValueError):
+            continue
+        cpu[int(pid)] = times.user + times.system
+    return cpu
+
+
 def server_env(args: argparse.Namespace, static_root: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -92,7 +133,8 @@ def server_env(args: argparse.Namespace, static_root: str) -> dict[str, str]:
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": database_url(args.database),
+            # Named, so the report can add up the CPU of this server's PostgreSQL backends.
+            "DATABASE_URL": _with_app_name(database_url(args.database), app_name(args)),
             "REDIS_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
             "CONN_MAX_AGE": str(args.conn_max_age),
             # Loopback http only (see the module docstring); production keeps the secure defaults.
@@ -257,13 +299,17 @@ def run_step(
     window = None
     while proc.poll() is None:
         if window is None and mark.exists():
-            window = (time.monotonic(), _cpu_seconds(server_pid))
+            window = (time.monotonic(), _cpu_seconds(server_pid), _postgres_cpu(env, args.app_name))
         time.sleep(0.5)
     ended = time.monotonic()
     wall = ended - started
     if window is None:
-        window = (started, _cpu_seconds(server_pid))
-    server_cores = (_cpu_seconds(server_pid) - window[1]) / max(ended - window[0], 0.001)
+        window = (started, _cpu_seconds(server_pid), {})
+    span = max(ended - window[0], 0.001)
+    server_cores = (_cpu_seconds(server_pid) - window[1]) / span
+    # Backends that ended inside the window are missed (CONN_MAX_AGE keeps them for the run).
+    pg_end = _postgres_cpu(env, args.app_name)
+    postgres_cores = sum(cpu - window[2].get(pid, 0.0) for pid, cpu in pg_end.items()) / span
     locust_cores = (_children_cpu() - locust_cpu) / wall
     rows = read_stats(prefix)
     total = next(r for r in rows if r["Name"] == "Aggregated")
@@ -272,7 +318,7 @@ def run_step(
         "step": n,
         "users": users,
         "wall_s": round(wall),
-        "cores": (server_cores, locust_cores),
+        "cores": (server_cores, locust_cores, postgres_cores),
         "load_avg": (load_before, os.getloadavg()[0]),
         "rps": float(total["Requests/s"]),
         "requests": int(total["Request Count"]),
@@ -335,14 +381,15 @@ def report(args: argparse.Namespace, steps: list[dict], meta: dict) -> str:
         "",
         f"`{meta['command']}`",
         "",
-        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | gunicorn cores | req/s per "
-        "gunicorn core | Locust cores | load avg (start→end) |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | gunicorn cores | PostgreSQL cores "
+        "| req/s per gunicorn core | Locust cores | load avg (start→end) |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for s in steps:
         lines.append(
             f"| {s['step']} | {s['users']} | {s['rps']:.1f} | {s['requests']} | {s['failures']} | {s['p50']:.0f} | "
-            f"{s['p95']:.0f} | {s['p99']:.0f} | {s['cores'][0]:.2f} | {s['rps'] / max(s['cores'][0], 0.01):.1f} | "
+            f"{s['p95']:.0f} | {s['p99']:.0f} | {s['cores'][0]:.2f} | {s['cores'][2]:.2f} | "
+            f"{s['rps'] / max(s['cores'][0], 0.01):.1f} | "
             f"{s['cores'][1]:.2f} | "
             f"{s['load_avg'][0]:.1f}→{s['load_avg'][1]:.1f} |"
         )
@@ -366,6 +413,7 @@ def report(args: argparse.Namespace, steps: list[dict], meta: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.app_name = app_name(args)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="tend-load-"))
     work.mkdir(parents=True, exist_ok=True)
     static_root = tempfile.mkdtemp(prefix="tend-load-static-")
