@@ -255,10 +255,13 @@ def test_a_live_export_holding_its_request_is_never_reclaimed_however_long_it_ru
         pytest.skip("needs PostgreSQL: row locks (SQLite has no SELECT ... FOR UPDATE SKIP LOCKED)")
     with practice_scope(practice_a):
         ready_claims(practice_a)
-        request = svc.claims_export_request(practice=practice_a, by=biller)
-        assert svc.claims_export_claim(request_id=request.pk) == 1
-        m.ClaimExportRequest.objects.filter(pk=request.pk).update(
-            started_at=timezone.now() - svc.export_lease() - timedelta(hours=1)
+        # claimed an hour past its lease, and still being written (the thread below holds it)
+        request = ClaimExportRequestFactory(
+            practice=practice_a,
+            requested_by=biller,
+            status=R.RUNNING,
+            attempts=1,
+            started_at=timezone.now() - svc.export_lease() - timedelta(hours=1),
         )
     holding, release = threading.Event(), threading.Event()
 
