@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -125,8 +128,28 @@ def _entries_of_open_balances(covered, open_charges: set, open_claims: set) -> s
     return ids
 
 
+# Set by one_read(): the page's rollup state, read once however many figures the page shows.
+_page: ContextVar[dict | None] = ContextVar("ar_rollup_page", default=None)
+
+
+@contextmanager
+def one_read() -> Iterator[None]:
+    """Within the block every figure reads the same rollup state (one query for the whole page)."""
+    token = _page.set({})
+    try:
+        yield
+    finally:
+        _page.reset(token)
+
+
 def _state(as_of: date) -> ARRollupState | None:
-    state = ARRollupState.objects.first()
+    page = _page.get()
+    if page is not None and "state" in page:
+        state = page["state"]
+    else:
+        state = ARRollupState.objects.first()
+        if page is not None:
+            page["state"] = state
     if state is None or as_of < state.through_on:
         return None
     return state

@@ -576,6 +576,13 @@ class ARCard:
 
 def ar_card(*, as_of: date) -> ARCard:
     """The practice home's A/R summary (aggregates only)."""
+    from billing import ar_rollup
+
+    with ar_rollup.one_read():
+        return _ar_card(as_of=as_of)
+
+
+def _ar_card(*, as_of: date) -> ARCard:
     agg = aging(as_of=as_of)
     return ARCard(
         total=agg.total.total,

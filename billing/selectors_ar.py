@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from billing import metrics
+from billing import ar_rollup, metrics
 from billing.ledger import cents_to_money
 from billing.models import Charge, Claim, DenialCase, FeeSchedule, FeeScheduleEntry, RemittanceClaim
 
@@ -172,6 +172,11 @@ class Dashboard:
 
 
 def ar_dashboard(*, as_of: date, start: date, end: date) -> Dashboard:
+    with ar_rollup.one_read():
+        return _ar_dashboard(as_of=as_of, start=start, end=end)
+
+
+def _ar_dashboard(*, as_of: date, start: date, end: date) -> Dashboard:
     aging = metrics.aging(as_of=as_of)
     months = metrics.monthly(as_of=as_of)
     return Dashboard(
