@@ -70,9 +70,10 @@ def claim_queue(filters: QueueFilters, *, today: date | None = None) -> QuerySet
 
 
 def claim_status_counts(filters: QueueFilters, *, today: date | None = None) -> dict[str, int]:
-    """Claims per status under the other filters (the tabs), in one query."""
+    """Claims per status under the other filters (the tabs), in one query. COUNT(*), not COUNT(id):
+    the status index alone answers it (an index-only scan), without reading the claims."""
     today = today or timezone.localdate()
-    rows = _filtered(filters, today=today, with_status=False).values("status").annotate(n=Count("id"))
+    rows = _filtered(filters, today=today, with_status=False).values("status").annotate(n=Count("*"))
     counts = {row["status"]: row["n"] for row in rows}
     counts["all"] = sum(counts.values())
     return counts
@@ -124,5 +125,5 @@ def charge_list(*, kind: str = "", status: str = "", limit: int = 200) -> list[C
 
 
 def charge_counts() -> dict[str, int]:
-    rows = Charge.objects.values("status").annotate(n=Count("id"))
+    rows = Charge.objects.values("status").annotate(n=Count("*"))
     return {row["status"]: row["n"] for row in rows}
