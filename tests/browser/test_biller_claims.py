@@ -1,6 +1,6 @@
 """A biller builds claims from the charges of signed notes, scrubs them, sees a flagged claim
 (90837 billed for a 45-minute session) with its fix, corrects the code, re-scrubs clean, marks it
-ready and downloads the 837P file."""
+ready, exports it and downloads the 837P file the export wrote."""
 
 from datetime import time
 
@@ -9,7 +9,7 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from billing import services_charges
-from billing.models import Claim
+from billing.models import Claim, ClaimExportRequest
 from billing.tests.claims_world import make_world, signed_note
 from practice.permissions import Role
 from practice.scoping import practice_scope
@@ -79,16 +79,24 @@ def test_biller_scrubs_fixes_a_flagged_claim_and_downloads_the_837(page):
     page.wait_for_url("**/billing/claims/*/")
     assert "Ready to submit" in page.locator(".page-header__sub").inner_text()
 
-    # Export from the queue: the 837 downloads
+    # Export from the queue: a worker writes the 837 (eagerly here, once the request commits); the
+    # EDI files page lists the finished export with its file
     page.goto(reverse("claim_queue", kwargs={"practice_slug": "riverside"}))
     page.get_by_label("Select claim").first.check()
     page.get_by_label("Action for the selected claims").select_option("export")
+    page.locator("[data-bulk-apply]").click()
+    page.wait_for_url("**/billing/files/")
+    finished = page.locator("[data-recent-exports] [data-export-status=done]")
+    finished.wait_for()
+    assert "1 837 file released with 1 claim;" in finished.inner_text()
     with page.expect_download() as download_info:
-        page.locator("[data-bulk-apply]").click()
+        finished.locator("[data-export-file]").click()
     path = download_info.value.path()
     with open(path, encoding="ascii") as fh:
         content = fh.read()
     assert content.startswith("ISA*") and "SV1*HC:90834" in content
     with practice_scope(riverside):
         claim = Claim.objects.get()
+        export = ClaimExportRequest.objects.get()
+        assert export.status == "done" and list(export.files.all()) == [claim.claim_file]
     assert claim.status == Claim.Status.SUBMITTED and claim.claim_file is not None
