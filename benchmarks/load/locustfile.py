@@ -361,9 +361,9 @@ class TendUser(HttpUser):
                     r.failure("bounced to sign-in")
                     return None
                 return location
+            # The first field or form error shown (templates/partials/field.html, form_errors.html).
             errors = re.findall(
-                r'class="[^"]*(?:errorlist|field-errors|alert--danger)[^"]*"[^>]*>\s*(?:<li>)?([^<]{0,120})',
-                r.text or "",
+                r'class="(?:field-errors|alert alert--error)".*?<li>([^<]{1,160})</li>', r.text or "", re.DOTALL
             )
             r.failure(f"HTTP {r.status_code}: {errors[0].strip() if errors else 'no redirect'}")
             return None

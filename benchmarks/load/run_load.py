@@ -91,10 +91,8 @@ def _with_app_name(url: str, name: str) -> str:
     return url + ("&" if "?" in url else "?") + f"application_name={name}"
 
 
-def _postgres_cpu(env: dict[str, str], name: str) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend serving this run (same host; read through /proc)."""
-    import psutil
-
+def _postgres_sched(env: dict[str, str], name: str) -> dict[int, tuple[float, float]]:
+    """(on CPU, waiting for a CPU) seconds of each PostgreSQL backend serving this run (same host)."""
     psql = shutil.which("psql")
     if psql is None:
         return {}
@@ -111,17 +109,12 @@ def _postgres_cpu(env: dict[str, str], name: str) -> dict[int, float]:
         text=True,
         check=False,
     )
-    cpu = {}
+    backends = {}
     for line in found.stdout.splitlines():
         pid, _, app = line.partition(" ")
-        if app != name:
-            continue
-        try:
-            times = psutil.Process(int(pid)).cpu_times()
-        except (psutil.Error, ValueError):
-            continue
-        cpu[int(pid)] = times.user + times.system
-    return cpu
+        if app == name and pid.isdigit():
+            backends[int(pid)] = _sched([int(pid)])
+    return backends
 
 
 def server_env(args: argparse.Namespace, static_root: str) -> dict[str, str]:
@@ -238,23 +231,28 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its live children, e.g. gunicorn's master and workers."""
+def _sched(pids: list[int]) -> tuple[float, float]:
+    """Seconds on a CPU and seconds runnable but waiting for one (Linux /proc/<pid>/schedstat), summed."""
+    on_cpu = waiting = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+        except OSError:  # gone, or not Linux
+            continue
+        on_cpu += int(fields[0]) / 1e9
+        waiting += int(fields[1]) / 1e9
+    return on_cpu, waiting
+
+
+def _server_sched(pid: int) -> tuple[float, float]:
+    """gunicorn's master and workers."""
     import psutil  # a dependency of locust
 
     try:
-        procs = [psutil.Process(pid)]
-        procs += procs[0].children(recursive=True)
+        master = psutil.Process(pid)
+        return _sched([pid, *(c.pid for c in master.children(recursive=True))])
     except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
+        return 0.0, 0.0
 
 
 def run_step(
@@ -299,18 +297,24 @@ def run_step(
     window = None
     while proc.poll() is None:
         if window is None and mark.exists():
-            window = (time.monotonic(), _cpu_seconds(server_pid), _postgres_cpu(env, args.app_name))
+            window = (time.monotonic(), _server_sched(server_pid), _postgres_sched(env, args.app_name))
         time.sleep(0.5)
     ended = time.monotonic()
     wall = ended - started
     if window is None:
-        window = (started, _cpu_seconds(server_pid), {})
+        window = (started, _server_sched(server_pid), {})
     span = max(ended - window[0], 0.001)
-    server_cores = (_cpu_seconds(server_pid) - window[1]) / span
+    server = _server_sched(server_pid)
     # Backends that ended inside the window are missed (CONN_MAX_AGE keeps them for the run).
-    pg_end = _postgres_cpu(env, args.app_name)
-    postgres_cores = sum(cpu - window[2].get(pid, 0.0) for pid, cpu in pg_end.items()) / span
-    locust_cores = (_children_cpu() - locust_cpu) / wall
+    pg_end = _postgres_sched(env, args.app_name)
+    pg = [sum(end[k] - window[2].get(pid, (0.0, 0.0))[k] for pid, end in pg_end.items()) / span for k in (0, 1)]
+    sched = {
+        "gunicorn_cpu": (server[0] - window[1][0]) / span,
+        "gunicorn_wait": (server[1] - window[1][1]) / span,
+        "postgres_cpu": pg[0],
+        "postgres_wait": pg[1],
+        "locust_cpu": (_children_cpu() - locust_cpu) / wall,
+    }
     rows = read_stats(prefix)
     total = next(r for r in rows if r["Name"] == "Aggregated")
     pages = [r for r in rows if r["Name"] != "Aggregated" and int(r["Request Count"])]
@@ -318,7 +322,7 @@ def run_step(
         "step": n,
         "users": users,
         "wall_s": round(wall),
-        "cores": (server_cores, locust_cores, postgres_cores),
+        "sched": sched,
         "load_avg": (load_before, os.getloadavg()[0]),
         "rps": float(total["Requests/s"]),
         "requests": int(total["Request Count"]),
@@ -381,17 +385,21 @@ def report(args: argparse.Namespace, steps: list[dict], meta: dict) -> str:
         "",
         f"`{meta['command']}`",
         "",
-        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | gunicorn cores | PostgreSQL cores "
-        "| req/s per gunicorn core | Locust cores | load avg (start→end) |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "CPU columns are seconds per second of the measured window (1.00 = one core busy); *wait* is time "
+        "runnable but queued for a CPU (/proc/<pid>/schedstat): on a host busy with other work it says "
+        "how much of the latency is the machine, not the app.",
+        "",
+        "| step | users | req/s | requests | errors | p50 ms | p95 ms | p99 ms | gunicorn CPU | gunicorn wait "
+        "| PostgreSQL CPU | PostgreSQL wait | req/s per gunicorn core | Locust CPU | load avg (start→end) |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for s in steps:
+        c = s["sched"]
         lines.append(
             f"| {s['step']} | {s['users']} | {s['rps']:.1f} | {s['requests']} | {s['failures']} | {s['p50']:.0f} | "
-            f"{s['p95']:.0f} | {s['p99']:.0f} | {s['cores'][0]:.2f} | {s['cores'][2]:.2f} | "
-            f"{s['rps'] / max(s['cores'][0], 0.01):.1f} | "
-            f"{s['cores'][1]:.2f} | "
-            f"{s['load_avg'][0]:.1f}→{s['load_avg'][1]:.1f} |"
+            f"{s['p95']:.0f} | {s['p99']:.0f} | {c['gunicorn_cpu']:.2f} | {c['gunicorn_wait']:.2f} | "
+            f"{c['postgres_cpu']:.2f} | {c['postgres_wait']:.2f} | {s['rps'] / max(c['gunicorn_cpu'], 0.01):.1f} | "
+            f"{c['locust_cpu']:.2f} | {s['load_avg'][0]:.1f}→{s['load_avg'][1]:.1f} |"
         )
     lines += [
         "",
