@@ -3,12 +3,14 @@ number of queries whatever its size."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import reduce
 from operator import or_
 
-from django.db.models import DateField, Prefetch, Q, QuerySet
+from django.db.models import Count, DateField, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -70,8 +72,9 @@ def _with_remit_date(qs: QuerySet[DenialCase]) -> QuerySet[DenialCase]:
     )
 
 
-def denial_queue(filters: DenialFilters, *, today: date | None = None) -> list[DenialCase]:
-    """Open denials, oldest remittance first, each with `age_days`, `is_stale` and the CARC in words."""
+def denial_queue_qs(filters: DenialFilters, *, today: date | None = None) -> QuerySet[DenialCase]:
+    """Open denials (or the ones in `filters.status`), oldest remittance first, id as the tiebreak
+    so pages are stable. Rows are plain: call `denial_rows` on the page shown."""
     today = today or timezone.localdate()
     qs = _with_remit_date(
         DenialCase.objects.select_related(
@@ -96,11 +99,45 @@ def denial_queue(filters: DenialFilters, *, today: date | None = None) -> list[D
         qs = qs.filter(remit_date__lte=today - timedelta(days=low))
         if high is not None:
             qs = qs.filter(remit_date__gte=today - timedelta(days=high))
-    cases = list(qs.order_by("remit_date", "created_at", "id"))
+    return qs.order_by("remit_date", "created_at", "id")
+
+
+@dataclass(frozen=True)
+class DenialQueueSummary:
+    count: int
+    total: Decimal
+    stale_count: int
+
+
+def denial_queue_summary(queryset: QuerySet[DenialCase], *, now: datetime | None = None) -> DenialQueueSummary:
+    """Count, money and "not worked" count over every row of `queryset` (all pages), in one query."""
+    stale_before = (now or timezone.now()) - timedelta(days=STALE_DAYS)
+    row = queryset.order_by().aggregate(
+        count=Count("id"),
+        total=Sum("amount", default=Decimal("0")),
+        stale_count=Count(
+            "id",
+            filter=Q(status__in=OPEN_STATUSES)
+            & (Q(last_worked_at__lt=stale_before) | Q(last_worked_at__isnull=True, created_at__lt=stale_before)),
+        ),
+    )
+    return DenialQueueSummary(count=row["count"], total=row["total"], stale_count=row["stale_count"])
+
+
+def denial_rows(cases: Iterable[DenialCase], *, today: date | None = None) -> list[DenialCase]:
+    """`cases` (one page of `denial_queue_qs`) as a list, each with `age_days`, `is_stale` and the
+    CARC in words."""
+    today = today or timezone.localdate()
     stale_before = timezone.now() - timedelta(days=STALE_DAYS)
-    for case in cases:
+    rows = list(cases)
+    for case in rows:
         _decorate(case, today=today, stale_before=stale_before)
-    return cases
+    return rows
+
+
+def denial_queue(filters: DenialFilters, *, today: date | None = None) -> list[DenialCase]:
+    """Every matching denial, decorated (see `denial_rows`). Pages use `denial_queue_qs` instead."""
+    return denial_rows(denial_queue_qs(filters, today=today), today=today)
 
 
 def _decorate(case: DenialCase, *, today: date, stale_before) -> None:

@@ -8,12 +8,15 @@ Thin views: rules in services_denials, reads in selectors_denials, the letter in
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from billing import carc
@@ -27,6 +30,7 @@ from practice.permissions import Perm
 from practice.views.base import practice_view
 
 T = "billing/denials/"
+PAGE_SIZE = 50
 ACTIONS = [
     ("assign", "Assign"),
     ("note", "Add note"),
@@ -99,7 +103,12 @@ def denial_queue_view(request: HttpRequest) -> HttpResponse:
     members = selectors.billing_members()
     form = DenialFilterForm(request.GET or None, payers=payers, members=members)
     filters = form.filters()
-    cases = selectors.denial_queue(filters)
+    today = timezone.localdate()
+    queryset = selectors.denial_queue_qs(filters, today=today)
+    summary = selectors.denial_queue_summary(queryset)
+    paginator = Paginator(queryset, PAGE_SIZE)
+    paginator.count = summary.count  # already counted by the summary: saves the pager's COUNT query
+    page = paginator.get_page(request.GET.get("page"))
     silent = selectors.no_response_claims(payer_id=filters.payer_id)
     access_record(request=request, action="list", object_type="billing.denialcase", object_id="denial-queue")
     return render(
@@ -107,9 +116,10 @@ def denial_queue_view(request: HttpRequest) -> HttpResponse:
         T + "queue.html",
         {
             "form": form,
-            "cases": cases,
-            "total": sum((c.amount for c in cases), Decimal("0")),
-            "stale_count": sum(1 for c in cases if c.is_stale),
+            "page_obj": page,
+            "cases": selectors.denial_rows(page.object_list, today=today),
+            "querystring": urlencode({k: v for k, v in request.GET.items() if k != "page" and v}),
+            "summary": summary,
             "stale_days": selectors.STALE_DAYS,
             "status_label": dict(DenialCase.Status.choices).get(filters.status, ""),
             "no_response": silent,
