@@ -10,9 +10,10 @@ Call inside a practice scope.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -169,16 +170,77 @@ class Dashboard:
     by_clinician: list[metrics.BreakdownRow]
     trend: TrendChart
     bars: AgingBars
+    figures_computed_at: datetime | None = None  # None: computed for this request
 
 
-def ar_dashboard(*, as_of: date, start: date, end: date) -> Dashboard:
+PERIODS = (("30", "Last 30 days"), ("90", "Last 90 days"), ("180", "Last 6 months"), ("365", "Last 12 months"))
+DEFAULT_PERIOD = "90"
+
+
+@dataclass
+class LedgerFigures:
+    """The dashboard's figures that aggregate the whole ledger and every remittance: seconds at a
+    500,000-claim practice, so beat computes today's windows ahead (`ledger_figures_store`) and the
+    page shows them with their time. The aging and totals beside them are always live."""
+
+    denial: metrics.Ratio
+    first_pass: metrics.Ratio
+    clean_claims: metrics.Ratio
+    net_collection: metrics.NetCollection
+    months: list[metrics.MonthRow]
+    by_payer: list[metrics.BreakdownRow]
+    by_clinician: list[metrics.BreakdownRow]
+    computed_at: datetime
+
+
+def ledger_figures(*, as_of: date, start: date, end: date) -> LedgerFigures:
+    return LedgerFigures(
+        denial=metrics.denial_rate(start=start, end=end),
+        first_pass=metrics.first_pass_resolution_rate(start=start, end=end),
+        clean_claims=metrics.clean_claim_rate(start=start, end=end),
+        net_collection=metrics.net_collection_rate(as_of=as_of),
+        months=metrics.monthly(as_of=as_of),
+        by_payer=metrics.by_payer(start=start, end=end, as_of=as_of),
+        by_clinician=metrics.by_clinician(start=start, end=end, as_of=as_of),
+        computed_at=timezone.now(),
+    )
+
+
+def _figures_key(practice_id: int, as_of: date, start: date, end: date) -> str:
+    return f"billing:ar-figures:{practice_id}:{as_of.isoformat()}:{start.isoformat()}:{end.isoformat()}"
+
+
+def ledger_figures_store(*, practice_id: int, as_of: date, start: date, end: date) -> LedgerFigures:
+    """Compute and keep the figures of one window (beat: today's windows). Kept a day: the key
+    holds the as-of date, so tomorrow's page never reads today's figures."""
+    figures = ledger_figures(as_of=as_of, start=start, end=end)
+    cache.set(_figures_key(practice_id, as_of, start, end), figures, timeout=int(timedelta(days=1).total_seconds()))
+    return figures
+
+
+def ledger_figures_stored(*, practice_id: int, as_of: date, start: date, end: date) -> LedgerFigures | None:
+    return cache.get(_figures_key(practice_id, as_of, start, end))
+
+
+def window(as_of: date, period: str) -> tuple[date, date]:
+    return as_of - timedelta(days=int(period) - 1), as_of
+
+
+def ar_dashboard(*, as_of: date, start: date, end: date, practice_id: int | None = None) -> Dashboard:
+    """With `practice_id`, the whole-ledger figures come from beat's computation of that window when
+    there is one (see LedgerFigures); otherwise, and for any other window, they are computed now."""
+    figures = None
+    if practice_id is not None:
+        figures = ledger_figures_stored(practice_id=practice_id, as_of=as_of, start=start, end=end)
     with ar_rollup.one_read():
-        return _ar_dashboard(as_of=as_of, start=start, end=end)
+        return _ar_dashboard(as_of=as_of, start=start, end=end, figures=figures)
 
 
-def _ar_dashboard(*, as_of: date, start: date, end: date) -> Dashboard:
+def _ar_dashboard(*, as_of: date, start: date, end: date, figures: LedgerFigures | None) -> Dashboard:
     aging = metrics.aging(as_of=as_of)
-    months = metrics.monthly(as_of=as_of)
+    stored = figures is not None
+    if figures is None:
+        figures = ledger_figures(as_of=as_of, start=start, end=end)
     return Dashboard(
         as_of=as_of,
         start=start,
@@ -186,15 +248,16 @@ def _ar_dashboard(*, as_of: date, start: date, end: date) -> Dashboard:
         totals=metrics.ar_totals(as_of=as_of),
         days_in_ar=metrics.days_in_ar(as_of=as_of),
         aging=aging,
-        denial=metrics.denial_rate(start=start, end=end),
-        first_pass=metrics.first_pass_resolution_rate(start=start, end=end),
-        clean_claims=metrics.clean_claim_rate(start=start, end=end),
-        net_collection=metrics.net_collection_rate(as_of=as_of),
-        months=months,
-        by_payer=metrics.by_payer(start=start, end=end, as_of=as_of),
-        by_clinician=metrics.by_clinician(start=start, end=end, as_of=as_of),
-        trend=trend_chart(months),
+        denial=figures.denial,
+        first_pass=figures.first_pass,
+        clean_claims=figures.clean_claims,
+        net_collection=figures.net_collection,
+        months=figures.months,
+        by_payer=figures.by_payer,
+        by_clinician=figures.by_clinician,
+        trend=trend_chart(figures.months),
         bars=aging_bars(aging),
+        figures_computed_at=figures.computed_at if stored else None,
     )
 
 

@@ -8,7 +8,7 @@ from celery import shared_task
 from billing import ar_rollup
 from practice.tasks import practice_task
 
-__all__ = ["ar_rollup_practice_task", "ar_rollup_task"]
+__all__ = ["ar_figures_practice_task", "ar_figures_task", "ar_rollup_practice_task", "ar_rollup_task"]
 
 
 @practice_task(soft_time_limit=1500, time_limit=1800)  # a 4.5-million-entry ledger takes minutes
@@ -20,6 +20,13 @@ def ar_rollup_practice_task() -> int:
 @shared_task(acks_late=True)
 def ar_rollup_task() -> int:
     """Beat: fan out one rebuild per practice that has A/R ledger entries."""
+    ids = _practices_with_ledger()
+    for practice_id in ids:
+        ar_rollup_practice_task.delay(practice_id=practice_id)
+    return len(ids)
+
+
+def _practices_with_ledger() -> list[int]:
     from django.db.models import Exists, OuterRef
 
     from billing.models import LedgerEntry
@@ -27,7 +34,31 @@ def ar_rollup_task() -> int:
 
     # Only ids cross practices here (all_objects: the beat job has no practice of its own).
     has_ledger = Exists(LedgerEntry.all_objects.filter(practice_id=OuterRef("pk")))
-    ids = list(Practice.objects.filter(has_ledger, is_active=True).values_list("id", flat=True))
-    for practice_id in sorted(ids):
-        ar_rollup_practice_task.delay(practice_id=practice_id)
+    return sorted(Practice.objects.filter(has_ledger, is_active=True).values_list("id", flat=True))
+
+
+@practice_task(soft_time_limit=1500, time_limit=1800)
+def ar_figures_practice_task() -> int:
+    """Compute the A/R dashboard's whole-ledger figures for today's windows (every period) in the
+    practice's time zone; re-running just replaces them. Returns how many windows were stored."""
+    from django.utils import timezone
+    from django_scopes import get_scope
+
+    from billing import selectors_ar
+
+    practice = get_scope()["practice"]
+    with timezone.override(practice.timezone):
+        today = timezone.localdate()
+        for period, _label in selectors_ar.PERIODS:
+            start, end = selectors_ar.window(today, period)
+            selectors_ar.ledger_figures_store(practice_id=practice.id, as_of=today, start=start, end=end)
+    return len(selectors_ar.PERIODS)
+
+
+@shared_task(acks_late=True)
+def ar_figures_task() -> int:
+    """Beat: one figures computation per practice that has ledger entries."""
+    ids = _practices_with_ledger()
+    for practice_id in ids:
+        ar_figures_practice_task.delay(practice_id=practice_id)
     return len(ids)

@@ -4,7 +4,7 @@ numbers come from billing.selectors_ar / billing.metrics (formulas in billing.md
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
@@ -18,8 +18,8 @@ from practice.permissions import Perm
 from practice.views.base import practice_view
 
 T = "billing/ar/"
-PERIODS = (("30", "Last 30 days"), ("90", "Last 90 days"), ("180", "Last 6 months"), ("365", "Last 12 months"))
-DEFAULT_PERIOD = "90"
+PERIODS = selectors_ar.PERIODS
+DEFAULT_PERIOD = selectors_ar.DEFAULT_PERIOD
 
 
 def _parse_date(value: str | None, default: date) -> date:
@@ -36,13 +36,14 @@ def _window(request: HttpRequest) -> tuple[date, date, date, str]:
     period = request.GET.get("period") or DEFAULT_PERIOD
     if period not in dict(PERIODS):
         period = DEFAULT_PERIOD
-    return as_of, as_of - timedelta(days=int(period) - 1), as_of, period
+    start, end = selectors_ar.window(as_of, period)
+    return as_of, start, end, period
 
 
 @practice_view(Perm.AR_VIEW_DASHBOARD)
 def ar_dashboard_view(request: HttpRequest) -> HttpResponse:
     as_of, start, end, period = _window(request)
-    dash = selectors_ar.ar_dashboard(as_of=as_of, start=start, end=end)
+    dash = selectors_ar.ar_dashboard(as_of=as_of, start=start, end=end, practice_id=request.practice.id)
     if dash.aging.by_patient:  # patient names with balances: a PHI list read
         access_record(request=request, action="list", object_type="clinical.patient", object_id="ar-patient-aging")
     return render(
@@ -76,7 +77,7 @@ def _m(value) -> str:
 @practice_view(Perm.AR_VIEW_DASHBOARD)
 def ar_dashboard_csv_view(request: HttpRequest) -> HttpResponse:
     as_of, start, end, _period = _window(request)
-    d = selectors_ar.ar_dashboard(as_of=as_of, start=start, end=end)
+    d = selectors_ar.ar_dashboard(as_of=as_of, start=start, end=end, practice_id=request.practice.id)
     response, w = _csv_response(f"ar-dashboard-{as_of.isoformat()}.csv")
     w.writerow(["section", "name", "value", "detail"])
     w.writerow(["summary", "as_of", as_of.isoformat(), f"period {start.isoformat()} to {end.isoformat()}"])

@@ -82,6 +82,12 @@ app.conf.update(
             "task": "billing.tasks_rollup.ar_rollup_task",
             "schedule": crontab(hour=2, minute=40),
         },
+        # Every 15 minutes: the A/R dashboard's whole-ledger figures for today's windows
+        # (billing.selectors_ar.LedgerFigures; the dashboard's note says "every 15 minutes").
+        "ar-dashboard-figures": {
+            "task": "billing.tasks_rollup.ar_figures_task",
+            "schedule": 900.0,
+        },
         # Every 10 minutes: charges whose creation a crash interrupted (signed notes without one).
         "charges-catch-up": {
             "task": "billing.tasks_charges.charges_catch_up_task",

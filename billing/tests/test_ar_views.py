@@ -276,3 +276,58 @@ def test_home_card_queries_are_bounded(client, login, biller, practice_a, django
         billed_world(practice_a, 10)
     with django_assert_max_num_queries(40):
         assert client.get(home).status_code == 200
+
+
+# --- Whole-ledger figures computed ahead by beat (issue 10) ----------------------------------------
+
+
+@pytest.fixture
+def empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_beat_figures_are_what_the_page_computes_and_are_shown_with_their_time(
+    client, login, biller, practice_a, empty_cache
+):
+    from billing.tasks_rollup import ar_figures_practice_task, ar_figures_task
+
+    with practice_scope(practice_a):
+        billed_world(practice_a, 4)
+    login(biller)
+    live = client.get(url("ar_dashboard"))
+    assert live.context["dash"].figures_computed_at is None
+    assert b"data-figures-computed-at" not in live.content
+
+    assert ar_figures_task.delay().get() >= 1  # eager in tests: fans out to the practice task
+    stored = client.get(url("ar_dashboard"))
+    dash, live_dash = stored.context["dash"], live.context["dash"]
+    assert dash.figures_computed_at is not None
+    assert b"data-figures-computed-at" in stored.content
+    for name in ("denial", "first_pass", "clean_claims", "net_collection", "months", "by_payer", "by_clinician"):
+        assert getattr(dash, name) == getattr(live_dash, name), name
+    assert ar_figures_practice_task.delay(practice_id=practice_a.pk).get() == len(selectors_ar.PERIODS)
+
+
+def test_stored_figures_serve_only_their_own_window_and_practice(client, login, biller, practice_a, empty_cache):
+    with practice_scope(practice_a):
+        billed_world(practice_a, 2)
+        today = timezone.localdate()
+        start, end = selectors_ar.window(today, "30")
+        selectors_ar.ledger_figures_store(practice_id=practice_a.pk, as_of=today, start=start, end=end)
+        assert selectors_ar.ledger_figures_stored(practice_id=practice_a.pk, as_of=today, start=start, end=end)
+        assert (
+            selectors_ar.ledger_figures_stored(practice_id=practice_a.pk + 1, as_of=today, start=start, end=end) is None
+        )
+        yesterday = today - timedelta(days=1)
+        assert (
+            selectors_ar.ledger_figures_stored(practice_id=practice_a.pk, as_of=yesterday, start=start, end=end) is None
+        )
+    login(biller)
+    assert client.get(url("ar_dashboard"), {"period": "30"}).context["dash"].figures_computed_at is not None
+    assert client.get(url("ar_dashboard"), {"period": "90"}).context["dash"].figures_computed_at is None
+    past = (today - timedelta(days=3)).isoformat()
+    assert client.get(url("ar_dashboard"), {"period": "30", "as_of": past}).context["dash"].figures_computed_at is None
