@@ -23,6 +23,7 @@ OPEN_STATUSES = (D.OPEN, D.APPEALED, D.RESUBMITTED)
 # A denial nobody has touched (no note, assignment or action) for this many days is flagged
 # "not worked". Practice-wide constant for now (issue 7: "denials not worked in N days").
 STALE_DAYS = 14
+CENT = Decimal("0.01")
 
 # "No response" threshold per payer: a quarter of its timely-filing window, capped at 45 days, so
 # there is still time to chase the claim before the filing deadline (e.g. 180-day payer -> 45,
@@ -121,7 +122,9 @@ def denial_queue_summary(queryset: QuerySet[DenialCase], *, now: datetime | None
             & (Q(last_worked_at__lt=stale_before) | Q(last_worked_at__isnull=True, created_at__lt=stale_before)),
         ),
     )
-    return DenialQueueSummary(count=row["count"], total=row["total"], stale_count=row["stale_count"])
+    # SQLite hands back an unscaled sum (300, not 300.00); cents on every database.
+    total = row["total"].quantize(CENT)
+    return DenialQueueSummary(count=row["count"], total=total, stale_count=row["stale_count"])
 
 
 def denial_rows(cases: Iterable[DenialCase], *, today: date | None = None) -> list[DenialCase]:

@@ -210,9 +210,13 @@ def fill_claims(w: World, start: int, stop: int) -> list[str]:
     return [claims[-1].control_number, claims[-1].payer.name]
 
 
+# Denials at each size: 60 at the large one, more than the queue's page of 50.
+DENIALS_AT = {0: 0, SMALL: SMALL, LARGE: 60}
+
+
 def fill_denials(w: World, start: int, stop: int) -> list[str]:
     cases, silent = [], []
-    for i in range(start, stop):
+    for _ in range(DENIALS_AT[start], DENIALS_AT[stop]):
         case = bf.DenialCaseFactory(practice=w.practice, reason_code="CO-197", amount=Decimal(150))
         Claim.objects.filter(pk=case.claim_id).update(status=Claim.Status.DENIED)
         rc = case.remittance_claim
@@ -230,13 +234,23 @@ def fill_denials(w: World, start: int, stop: int) -> list[str]:
             denial_reason="CO-197",
         )
         cases.append(case)
+    for i in range(start, stop):
         claim = bf.claim_with_lines(w.practice, service_date=TODAY - timedelta(days=70 + i))
         Claim.objects.filter(pk=claim.pk).update(
             status=Claim.Status.SUBMITTED, submitted_at=NOW - timedelta(days=60 + i)
         )
         silent.append(claim)
-    assert DenialCase.objects.filter(status=DenialCase.Status.OPEN).count() == stop
-    return [str(cases[-1].public_id), f'data-silent-claim="{silent[-1].control_number}"']
+    total = DENIALS_AT[stop]
+    assert DenialCase.objects.filter(status=DenialCase.Status.OPEN).count() == total
+    # Same remittance date and creation time (frozen clock): the queue is in id order, so this
+    # call's first case is on page 1 at both sizes; the count and money cover every page.
+    shown = [str(cases[0].public_id), f'data-silent-claim="{silent[-1].control_number}"']
+    shown.append(
+        f"<span data-denial-count>{total} open denials</span> · <span data-denial-total>${150 * total}.00</span>"
+    )
+    if total > 50:
+        shown.append(f"Page 1 of 2 · {total} entries")
+    return shown
 
 
 def _billed_claim(w: World, i: int) -> Claim:
@@ -391,7 +405,7 @@ PAGES = [
     ),
     Page("calendar_week_10_clinicians", "front_desk", 16 + 1, calendar_url, fill_calendar),
     Page("claim_queue", "biller", 19 + 1, lambda w: w.url("claim_queue"), fill_claims),
-    Page("denial_queue", "biller", 16 + 1, lambda w: w.url("denial_queue"), fill_denials),
+    Page("denial_queue", "biller", 17 + 1, lambda w: w.url("denial_queue"), fill_denials),
     Page("ar_dashboard", "biller", 27 + 1, lambda w: w.url("ar_dashboard"), fill_ar),
     Page("outcome_dashboard", "admin", 20 + 1, lambda w: w.url("outcome_dashboard"), fill_outcomes),
     Page("admin_home", "admin", 29 + 1, lambda w: w.url("practice_dashboard"), fill_admin_home),
