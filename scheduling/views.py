@@ -42,6 +42,9 @@ from scheduling.models import (
 
 T = "scheduling/"
 SLOT_MINUTES = 15
+# With no clinician chosen, a practice this size shows everyone; a larger group starts from the
+# user's own calendar (or the first few clinicians): 200 clinicians' week is unreadable and slow.
+CALENDAR_DEFAULT_MAX_CLINICIANS = 12
 DEFAULT_DAY_START = 7 * 60
 DEFAULT_DAY_END = 20 * 60
 MAX_LANES = 8
@@ -202,6 +205,9 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     all_clinicians = list(f.clinicians_qs())
     chosen = list(data.get("clinician") or [])
     clinicians = chosen or all_clinicians
+    if not chosen and len(all_clinicians) > CALENDAR_DEFAULT_MAX_CLINICIANS:
+        own = [c for c in all_clinicians if c.pk == request.membership.pk]
+        clinicians = own or all_clinicians[:CALENDAR_DEFAULT_MAX_CLINICIANS]
 
     if view == "day":
         days = [day]
@@ -343,6 +349,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
             "location": location,
             "chosen": chosen,
             "clinicians": all_clinicians,
+            "shown_clinicians": clinicians if not chosen and len(clinicians) < len(all_clinicians) else None,
             "can_book": can_book,
             "prev_url": link(date=prev_day.isoformat()),
             "next_url": link(date=next_day.isoformat()),

@@ -680,3 +680,34 @@ def test_two_patients_for_an_individual_type_is_a_form_error(world, client):
     response = client.post(url("appointment_new"), data)
     assert response.status_code == 200
     assert "exactly one patient" in response.content.decode()
+
+
+def test_large_group_calendar_starts_from_own_or_the_first_few_clinicians(world, client):
+    from scheduling.views import CALENDAR_DEFAULT_MAX_CLINICIANS
+
+    with scopes_disabled():
+        extra = [
+            MembershipFactory(practice=world.practice, role=Role.CLINICIAN)
+            for _ in range(CALENDAR_DEFAULT_MAX_CLINICIANS)
+        ]
+        total = Membership.objects.filter(practice=world.practice, role__in=CLINICIAN_ROLES, is_active=True).count()
+        for i, clinician in enumerate([world.clinician, *extra]):
+            book(world, NEXT_WEEK + timedelta(days=i % 5), 8 + i // 5, clinician=clinician)
+    params = {"view": "week", "date": NEXT_WEEK.isoformat()}
+
+    sign_in(client, world.clinician)
+    own = client.get(url("calendar"), params)
+    assert own.context["shown_clinicians"] == [world.clinician]
+    assert own.content.decode().count('class="appt ') == 1
+    assert "Showing your calendar." in own.content.decode()
+
+    client.logout()
+    sign_in(client, world.front_desk)
+    desk = client.get(url("calendar"), params)
+    assert len(desk.context["shown_clinicians"]) == CALENDAR_DEFAULT_MAX_CLINICIANS
+    assert f"Showing {CALENDAR_DEFAULT_MAX_CLINICIANS} of {total} clinicians." in desk.content.decode()
+
+    everyone = [c.public_id for c in desk.context["clinicians"]]
+    chosen = client.get(url("calendar"), {**params, "clinician": everyone})
+    assert chosen.context["shown_clinicians"] is None
+    assert chosen.content.decode().count('class="appt ') == 1 + len(extra)
