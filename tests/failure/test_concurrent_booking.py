@@ -9,8 +9,6 @@ has its own PostgreSQL connection and waits at a barrier so the 50 writes start 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -41,6 +39,7 @@ from scheduling import services
 from scheduling.models import Appointment, Attendee, StatusChange
 from scheduling.services import AppointmentConflict
 from scheduling.tests.factories import AppointmentTypeFactory, RoomFactory, next_weekday_at
+from tests.failure.racing import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -51,29 +50,6 @@ pytestmark = [
 ]
 
 THREADS = 50
-
-
-def race(n: int, attempt: Callable[[int], object]) -> list[object]:
-    """Run attempt(0..n-1) in n threads released together; each result is a value or the exception."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            results[index] = attempt(index)
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a booking thread hung"
-    return results
 
 
 def assert_one_booking_and_nothing_else(practice, winner: Appointment) -> None:

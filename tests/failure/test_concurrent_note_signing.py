@@ -9,9 +9,6 @@ instead of signing text its signer never saw.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
@@ -27,6 +24,7 @@ from practice.errors import DomainError
 from practice.models import AuditLogEntry
 from practice.permissions import Role
 from practice.scoping import practice_scope, scopes_disabled
+from tests.failure.racing import race
 
 FILLED = {
     "subjective": "Slept better; one panic episode.",
@@ -38,29 +36,6 @@ RISK = {"risk_ideation": "none", "risk_level": "low"}
 NEEDS_PG = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite serialises writers; the race needs PostgreSQL's row locks"
 )
-
-
-def race(n: int, attempt: Callable[[int], object]) -> list[object]:
-    """attempt(0..n-1) in n threads released together by a barrier; a result or the exception each."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = attempt(index)
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a signing thread hung"
-    return results
 
 
 @pytest.fixture

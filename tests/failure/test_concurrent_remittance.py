@@ -9,8 +9,6 @@ trace), and two different 835s paying the same claim at once (both post, one aft
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -35,6 +33,7 @@ from billing.tests.factories import claim_with_lines
 from practice.audit import ChainBreak, verify_chains
 from practice.models import AuditLogEntry
 from practice.scoping import practice_scope, scopes_disabled
+from tests.failure.racing import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -44,29 +43,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 D = Decimal
-
-
-def race(n: int, attempt: Callable[[int], object]) -> list[object]:
-    """attempt(0..n-1) in n threads released together by a barrier; a result or the exception each."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = attempt(index)
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "an import thread hung"
-    return results
 
 
 def _submitted_claims(practice, count: int) -> list[Claim]:
