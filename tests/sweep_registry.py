@@ -217,6 +217,8 @@ NOT_EXPOSED_BY_ID: dict[str, str] = {
     "notifications.NotificationSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
     "assessments.AssessmentSettings": "one row per practice, edited on the practice's settings page (no id in URLs)",
     "assessments.MeasureSummary": "derived per patient-measure rows read only in aggregate by the outcome dashboard",
+    "billing.ARAgingCell": "derived A/R aging sums (billing.ar_rollup), read only in aggregate by the A/R pages",
+    "billing.ARRollupState": "one row per practice saying what the aging cells cover; never shown",
     "billing.BillingProfile": "one row per practice, edited on the billing settings page (no id in URLs)",
     "billing.ClearinghouseConnection": "one row per practice, edited on the billing settings page (no id in URLs)",
     "billing.ControlNumberCounter": "internal X12 control-number counters; never shown",
