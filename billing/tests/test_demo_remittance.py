@@ -134,7 +134,10 @@ def test_patient_payments_balances_and_a_statement(cedar):
     # the billing history issues one statement; the portal demo issues its patient another
     statements = list(Statement.objects.all())
     assert 1 <= len(statements) <= 2
-    assert all(s.balance_due > 0 and s.period_end < timezone.localdate().replace(day=1) for s in statements)
+    assert all(s.period_end < timezone.localdate().replace(day=1) for s in statements)  # last month's
+    # The billing history's goes to whoever owed most; the portal patient's may owe nothing at month
+    # end, depending on which visits the seed's clock has already billed and paid.
+    assert max(s.balance_due for s in statements) > 0 and min(s.balance_due for s in statements) >= 0
     assert metrics.ar_totals(as_of=timezone.localdate()).patient > 0
 
 
